@@ -1,0 +1,62 @@
+"""The values that flow through the pipeline.
+
+Every door (feed, webhook, republish) produces the same :class:`Post`; from there on
+nothing knows which door a post came through. The classes are frozen so a value can be
+shared between the composer, the store and the publisher without defensive copies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Post:
+    """A blog post, normalised, as any door delivers it.
+
+    ``url`` is absolute. The ``*_html`` fields hold the raw markup the source gave
+    (they are cleaned by :mod:`relay.core.summary`, never before, so that the cleaning
+    rules live in one place).
+    """
+
+    url: str
+    title: str = ""
+    guid: str | None = None
+    excerpt_html: str = ""
+    """A manual excerpt (WordPress ``excerpt``); preferred over everything for the summary."""
+    summary_html: str = ""
+    """The feed's description/summary."""
+    content_html: str = ""
+    """The full content, the last resort for a summary."""
+    author: str = ""
+    site: str = ""
+    categories: tuple[str, ...] = ()
+    published_at: datetime | None = None
+    image_url: str | None = None
+    image_alt: str | None = None
+    wordpress_id: int | None = None
+    """The WordPress post ID when known (webhook, or a feed GUID of the form ``?p=ID``)."""
+
+
+@dataclass(frozen=True)
+class Tweet:
+    """A composed tweet, ready to post: X will accept its length."""
+
+    text: str
+    link: str
+    """The link exactly as it stands in ``text`` (UTM-tagged, or a tracked short link)."""
+    weighted_length: int
+
+
+@dataclass(frozen=True)
+class FeedDocument:
+    """What parsing one fetched feed body gives: its entries as posts, and feed facts."""
+
+    posts: tuple[Post, ...]
+    title: str = ""
+    site_url: str = ""
+    hub_url: str | None = None
+    self_url: str | None = None
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+    """Non-fatal problems (a bozo feed that still had entries, say)."""

@@ -1,0 +1,255 @@
+"""Settings: one TOML file, overridden by ``RELAY_<SECTION>_<KEY>`` environment variables.
+
+Why this shape: a plumber edits a TOML file with comments; a container platform injects
+environment variables and mounted secret files. Both land in the same validated model,
+and a wrong value stops start-up with a sentence that names the key and says what to
+write instead, never a Python traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from relay.core.compose import DEFAULT_TEMPLATE, validate_template
+from relay.errors import ConfigError
+
+SECTIONS = ("server", "database", "x", "api", "polling", "log")
+"""Top-level tables that environment variables may override (``[[feeds]]`` is file-only)."""
+
+ENV_PREFIX = "RELAY_"
+SECRET_KEYS = frozenset({"consumer_key", "consumer_secret", "access_token", "access_token_secret", "token"})
+"""Keys whose values never appear in a message."""
+
+IGNORED_ENV = {"RELAY_CONFIG"}
+"""Environment variables that start with the prefix but are not settings."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    public_url: str = ""
+    """The address people reach relay at (for tracked links and the WordPress plugin)."""
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_is_http(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://, for example https://relay.example.com")
+        return value.rstrip("/")
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite:///relay.db"
+
+    @field_validator("url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
+            raise ValueError(
+                "must be sqlite:///path/to/relay.db or postgresql://user@host:5432/dbname"
+            )
+        return value
+
+
+class XSettings(_Section):
+    api_base_url: str = "https://api.twitter.com"
+    consumer_key: SecretStr = SecretStr("")
+    consumer_secret: SecretStr = SecretStr("")
+    access_token: SecretStr = SecretStr("")
+    access_token_secret: SecretStr = SecretStr("")
+
+    @field_validator("api_base_url")
+    @classmethod
+    def _base_url_is_http(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be a URL such as https://api.twitter.com")
+        return value.rstrip("/")
+
+    @property
+    def has_credentials(self) -> bool:
+        """All four OAuth 1.0a values are set; otherwise relay runs in dry-run."""
+        return all(
+            secret.get_secret_value()
+            for secret in (self.consumer_key, self.consumer_secret, self.access_token, self.access_token_secret)
+        )
+
+    @property
+    def partly_configured(self) -> bool:
+        """Some but not all credentials are set: almost always a typo worth stopping for."""
+        values = [
+            secret.get_secret_value()
+            for secret in (self.consumer_key, self.consumer_secret, self.access_token, self.access_token_secret)
+        ]
+        return any(values) and not all(values)
+
+
+class ApiSettings(_Section):
+    token: SecretStr = SecretStr("")
+    """Bearer token for the JSON API and the dashboard; empty disables them."""
+
+
+class PollingSettings(_Section):
+    interval_minutes: float = Field(default=15, gt=0)
+    jitter: float = Field(default=0.1, ge=0, le=0.5)
+    concurrency: int = Field(default=20, ge=1, le=1000)
+    publish_interval_seconds: float = Field(default=5, gt=0)
+    """How often the worker looks at the outbox for posts that are due."""
+
+
+class LogSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["json", "text"] = "json"
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
+class FeedSettings(_Section):
+    url: str
+    name: str = ""
+    template: str = DEFAULT_TEMPLATE
+    backfill: int = Field(default=0, ge=0, le=50)
+    """On first sight of the feed, post the newest N entries instead of none."""
+    hashtags: bool = True
+    max_hashtags: int = Field(default=3, ge=0, le=10)
+    hashtag_deny: tuple[str, ...] = ()
+    utm_campaign: str = "{slug}"
+
+    @field_validator("url")
+    @classmethod
+    def _feed_url_is_http(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be the feed's full address, for example https://example.com/feed/")
+        return value
+
+    @field_validator("template")
+    @classmethod
+    def _template_is_known(cls, value: str) -> str:
+        validate_template(value)
+        return value
+
+
+class Settings(_Section):
+    server: ServerSettings = ServerSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    x: XSettings = XSettings()
+    api: ApiSettings = ApiSettings()
+    polling: PollingSettings = PollingSettings()
+    log: LogSettings = LogSettings()
+    feeds: tuple[FeedSettings, ...] = ()
+
+    @property
+    def dry_run(self) -> bool:
+        return not self.x.has_credentials
+
+    def secret_values(self) -> list[str]:
+        """Every secret that is set, so the log filter can blank them wherever they appear."""
+        secrets = [self.x.consumer_key, self.x.consumer_secret, self.x.access_token, self.x.access_token_secret]
+        secrets.append(self.api.token)
+        return [s.get_secret_value() for s in secrets if s.get_secret_value()]
+
+
+def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the TOML file (``--config`` or ``RELAY_CONFIG``), apply the environment, validate.
+
+    Raises :class:`ConfigError` with a message fit for a non-programmer.
+    """
+    env = os.environ if environ is None else environ
+    config_path = path or env.get("RELAY_CONFIG") or None
+    raw: dict[str, Any] = {}
+    if config_path:
+        raw = _read_toml(Path(config_path))
+    raw = _resolve_secret_files(raw)
+    _apply_environment(raw, env)
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc)) from None
+    if settings.x.partly_configured:
+        raise ConfigError(
+            "config error in [x]: some X credentials are set and some are empty. Set all four "
+            "(consumer_key, consumer_secret, access_token, access_token_secret), or none to run in dry-run."
+        )
+    return settings
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(
+            f"config file {path} does not exist. Copy config.example.toml there, or leave --config out."
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}. Check quotes and brackets.") from None
+
+
+def _resolve_secret_files(raw: dict[str, Any]) -> dict[str, Any]:
+    """Turn ``key_file = "/run/secrets/x"`` in a section into ``key = <file content>``."""
+    resolved: dict[str, Any] = {}
+    for section, values in raw.items():
+        if not isinstance(values, dict):
+            resolved[section] = values
+            continue
+        table: dict[str, Any] = {}
+        for key, value in values.items():
+            if key.endswith("_file") and isinstance(value, str):
+                table[key.removesuffix("_file")] = _read_secret_file(value, f"{section}.{key}")
+            else:
+                table[key] = value
+        resolved[section] = table
+    return resolved
+
+
+def _read_secret_file(path: str, setting: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"config error in {setting}: cannot read {path} ({exc.strerror}).") from None
+
+
+def _apply_environment(raw: dict[str, Any], env: Mapping[str, str]) -> None:
+    """Apply ``RELAY_<SECTION>_<KEY>`` and ``RELAY_<SECTION>_<KEY>_FILE`` over the file's values."""
+    for name in sorted(env):
+        if not name.startswith(ENV_PREFIX) or name in IGNORED_ENV:
+            continue
+        section, _, key = name.removeprefix(ENV_PREFIX).lower().partition("_")
+        if section not in SECTIONS or not key:
+            continue  # RELAY_TEST_DATABASE_URL and friends belong to other tools
+        value = env[name]
+        if key.endswith("_file"):
+            key = key.removesuffix("_file")
+            value = _read_secret_file(value, name)
+        table = raw.setdefault(section, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"config error: [{section}] must be a table in the config file.")
+        table[key] = value
+
+
+def _explain(exc: ValidationError) -> str:
+    """One line per problem: the dotted key, what is wrong, what to write instead."""
+    lines = []
+    for error in exc.errors():
+        location = ".".join(str(part) for part in error["loc"])
+        if error["type"] == "extra_forbidden":
+            lines.append(f"config error in {location}: unknown setting. Check its spelling against config.example.toml.")
+        elif error["type"] == "missing":
+            lines.append(f"config error in {location}: this setting is required.")
+        else:
+            message = error["msg"].removeprefix("Value error, ")
+            shown = "" if str(error["loc"][-1]) in SECRET_KEYS else f" (got {error.get('input')!r})"
+            lines.append(f"config error in {location}: {message}{shown}.")
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Storage: all SQL lives in this package, behind :class:`relay.store.store.Store`."""

@@ -1,0 +1,25 @@
+"""Serialising posts to the JSON column and back."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, fields
+from datetime import datetime
+from typing import Any
+
+from relay.core.models import Post
+
+
+def post_to_json(post: Post) -> dict[str, Any]:
+    data = asdict(post)
+    data["categories"] = list(post.categories)
+    data["published_at"] = post.published_at.isoformat() if post.published_at else None
+    return data
+
+
+def post_from_json(data: dict[str, Any]) -> Post:
+    known = {f.name for f in fields(Post)}
+    values = {k: v for k, v in data.items() if k in known}
+    values["categories"] = tuple(values.get("categories") or ())
+    if values.get("published_at"):
+        values["published_at"] = datetime.fromisoformat(values["published_at"])
+    return Post(**values)

@@ -1,0 +1,63 @@
+"""Typed rows handed out by the store, so nothing above it touches SQLAlchemy rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from relay.core.models import Post, Tweet
+
+
+@dataclass(frozen=True)
+class FeedRow:
+    id: int
+    url: str
+    configured_url: str
+    title: str
+    status: str
+    etag: str | None
+    last_modified: str | None
+    content_hash: str | None
+    baseline_at: datetime | None
+    last_checked_at: datetime | None
+    next_check_at: datetime | None
+    error_count: int
+    last_error: str | None
+    last_new_entry_at: datetime | None
+
+
+@dataclass(frozen=True)
+class NewPost:
+    """A post the service decided to record, with its tweet when it should be posted."""
+
+    post: Post
+    dedup_key: str
+    normalized_url: str
+    source: str
+    tweet: Tweet | None
+    """None for a baseline post: remembered, never posted."""
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    id: int
+    post_id: int
+    variant: int
+    status: str
+    text: str
+    link: str
+    weighted_length: int
+    attempts: int
+    next_attempt_at: datetime
+    tweet_id: str | None
+    dry_run: bool
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+def row_to(cls: type[Any], mapping: Any) -> Any:
+    """Build a row dataclass from a SQLAlchemy mapping, ignoring extra columns."""
+    fields = cls.__dataclass_fields__
+    return cls(**{name: mapping[name] for name in fields})

@@ -1,0 +1,68 @@
+"""HTTP routes. Thin on purpose: each route reads the request and calls the service."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from relay import __version__
+
+if TYPE_CHECKING:
+    from relay.wiring import Runtime
+
+log = logging.getLogger("relay.web")
+
+
+def create_app(runtime: Runtime, *, run_worker: bool = True) -> FastAPI:
+    """The ASGI app; with ``run_worker`` the polling/publishing loop runs beside it."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(runtime.worker.run()) if run_worker else None
+        try:
+            yield
+        finally:
+            runtime.worker.stop()
+            if task is not None:
+                await task
+            await runtime.aclose()
+
+    app = FastAPI(title="relay", version=__version__, lifespan=lifespan)
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> JSONResponse:
+        """Liveness, and whether publishing is paused by something only a human can fix."""
+        blocked = runtime.service.blocked_reason
+        body: dict[str, Any] = {
+            "status": "degraded" if blocked else "ok",
+            "dry_run": runtime.publisher.dry_run,
+            "version": __version__,
+        }
+        if blocked:
+            body["action_needed"] = blocked
+        # 200 even when degraded: restarting the process would not buy credits.
+        return JSONResponse(body)
+
+    @app.get("/readyz", tags=["health"])
+    async def readyz() -> JSONResponse:
+        """Ready when the database answers."""
+        try:
+            await asyncio.to_thread(_ping, runtime)
+        except Exception as exc:
+            log.warning("database not ready", extra={"error": type(exc).__name__})
+            return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    return app
+
+
+def _ping(runtime: Runtime) -> None:
+    with runtime.store.engine.connect() as conn:
+        conn.execute(text("SELECT 1"))

@@ -1,0 +1,78 @@
+"""The loop that polls feeds and drains the outbox, inside ``relay serve``.
+
+It sleeps until the next thing is due, but a :meth:`Worker.wake` (a webhook queued a
+post, say) cuts the sleep short, so nothing waits for a timer between a post arriving
+and its tweet going out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from relay.polling import FeedPoller
+from relay.service import PublishReport, RelayService
+
+log = logging.getLogger("relay.worker")
+
+
+class Worker:
+    def __init__(
+        self,
+        service: RelayService,
+        poller: FeedPoller,
+        *,
+        now: Callable[[], datetime],
+        tick_seconds: float = 5.0,
+    ) -> None:
+        self.service = service
+        self.poller = poller
+        self.now = now
+        self.tick_seconds = tick_seconds
+        self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
+
+    def wake(self) -> None:
+        """Look at the outbox now rather than at the next tick."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Poll and publish until :meth:`stop`; an error in one round never ends the loop."""
+        log.info("worker started", extra={"tick_seconds": self.tick_seconds})
+        while not self._stop.is_set():
+            try:
+                await self.poller.poll(self.now())
+                await self.drain()
+            except Exception:
+                log.exception("worker round failed; trying again at the next tick")
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.tick_seconds)
+            except TimeoutError:
+                pass
+        log.info("worker stopped")
+
+    async def drain(self) -> PublishReport:
+        """Publish everything that is due now, batch after batch."""
+        total = PublishReport()
+        while not self._stop.is_set():
+            report = await asyncio.to_thread(self.service.publish_due, self.now())
+            total.sent += report.sent
+            total.retried += report.retried
+            total.failed += report.failed
+            total.skipped += report.skipped
+            total.blocked_reason = report.blocked_reason
+            if not (report.sent or report.failed or report.skipped) or report.blocked_reason:
+                break
+        return total
+
+    async def run_once(self) -> PublishReport:
+        """One full round for ``relay poll --once``: every feed, then the whole outbox."""
+        await self.poller.poll(self.now(), only_due=False)
+        return await self.drain()
