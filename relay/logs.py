@@ -71,7 +71,8 @@ class KeyValueFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         ts = datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        parts = [ts, record.levelname.lower(), record.name, f"msg={json.dumps(record.getMessage(), ensure_ascii=False)}"]
+        message = json.dumps(record.getMessage(), ensure_ascii=False)
+        parts = [ts, record.levelname.lower(), record.name, f"msg={message}"]
         parts += [f"{k}={json.dumps(v, ensure_ascii=False, default=str)}" for k, v in _extras(record).items()]
         text = " ".join(parts)
         if record.exc_info:

@@ -10,7 +10,7 @@ import logging
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from relay.core.compose import ComposeOptions, compose_tweet
 from relay.core.identity import dedup_key, normalise_url
@@ -42,6 +42,15 @@ class IngestResult:
     new: int
     queued: int
     baseline: bool
+
+
+@dataclass(frozen=True)
+class PostDecision:
+    """What a pushed post led to: ``queued``, ``already_known``, ``duplicate``, ``withdrawn``, ``unknown``."""
+
+    outcome: str
+    post_id: int | None = None
+    delivery_ids: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -124,6 +133,41 @@ class RelayService:
             post=post, dedup_key=dedup_key(post), normalized_url=normalise_url(post.url), source=source, tweet=tweet
         )
 
+    def ingest_post(
+        self,
+        post: Post,
+        *,
+        source: str,
+        options: ComposeOptions,
+        now: datetime,
+        on_update: str = "ignore",
+    ) -> PostDecision:
+        """One post from a door that pushes (webhook, republish by URL): queue it unless known.
+
+        Editing a post that relay already knows posts nothing again, unless
+        ``on_update="repost_if_title_changed"`` and the title really changed.
+        """
+        key, url = dedup_key(post), normalise_url(post.url)
+        existing = self.store.find_post(key, url)
+        if existing is None:
+            queued = self.store.record_posts(None, [self._new_post(post, source=source, options=options, now=now,
+                                                                   post_it=True)], now)
+            return PostDecision("queued" if queued else "duplicate", delivery_ids=queued)
+        post_id, known = existing
+        if on_update == "repost_if_title_changed" and post.title.strip() != known.title.strip():
+            tweet = compose_tweet(post, options, today=now.date())
+            delivery_id = self.store.add_variant(post_id, tweet, now)
+            return PostDecision("queued", post_id=post_id, delivery_ids=[delivery_id])
+        return PostDecision("already_known", post_id=post_id)
+
+    def withdraw_post(self, post: Post, *, now: datetime) -> PostDecision:
+        """The post was trashed or unpublished: skip whatever of it is still queued."""
+        existing = self.store.find_post(dedup_key(post), normalise_url(post.url))
+        if existing is None:
+            return PostDecision("unknown")
+        skipped = self.store.skip_queued(existing[0], now, reason="the post was withdrawn before it was posted")
+        return PostDecision("withdrawn", post_id=existing[0], delivery_ids=skipped)
+
     # -- posting -----------------------------------------------------------------------
 
     def publish_due(self, now: datetime, *, limit: int = 10) -> PublishReport:
@@ -183,13 +227,12 @@ class RelayService:
 
 def retry_delay(attempts: int) -> timedelta:
     """Exponential backoff from 30 s, doubling per attempt, capped at one hour."""
-    exponent = max(0, attempts - 1)
-    return min(RETRY_BASE * (2**exponent), RETRY_CEILING)
+    exponent = min(max(0, attempts - 1), 16)
+    delay: timedelta = RETRY_BASE * (2**exponent)
+    return min(delay, RETRY_CEILING)
 
 
 def _from_unix(seconds: float) -> datetime:
-    from datetime import UTC
-
     return datetime.fromtimestamp(seconds, UTC)
 
 

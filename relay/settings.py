@@ -19,11 +19,13 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from relay.core.compose import DEFAULT_TEMPLATE, validate_template
 from relay.errors import ConfigError
 
-SECTIONS = ("server", "database", "x", "api", "polling", "log")
+SECTIONS = ("server", "database", "x", "api", "polling", "log", "wordpress")
 """Top-level tables that environment variables may override (``[[feeds]]`` is file-only)."""
 
 ENV_PREFIX = "RELAY_"
-SECRET_KEYS = frozenset({"consumer_key", "consumer_secret", "access_token", "access_token_secret", "token"})
+SECRET_KEYS = frozenset(
+    {"consumer_key", "consumer_secret", "access_token", "access_token_secret", "token", "secret", "previous_secret"}
+)
 """Keys whose values never appear in a message."""
 
 IGNORED_ENV = {"RELAY_CONFIG"}
@@ -116,6 +118,27 @@ class LogSettings(_Section):
         return value.upper() if isinstance(value, str) else value
 
 
+class WordPressSettings(_Section):
+    """The signed publish webhook sent by the relay-connector plugin."""
+
+    secret: SecretStr = SecretStr("")
+    """Shared signing secret (``whsec_<base64>`` or any long string); empty turns the webhook off."""
+    previous_secret: SecretStr = SecretStr("")
+    """The old secret, still accepted while you rotate to a new one."""
+    on_update: Literal["ignore", "repost_if_title_changed"] = "ignore"
+    template: str = DEFAULT_TEMPLATE
+    hashtags: bool = True
+    max_hashtags: int = Field(default=3, ge=0, le=10)
+    hashtag_deny: tuple[str, ...] = ()
+    utm_campaign: str = "{slug}"
+
+    @field_validator("template")
+    @classmethod
+    def _template_is_known(cls, value: str) -> str:
+        validate_template(value)
+        return value
+
+
 class FeedSettings(_Section):
     url: str
     name: str = ""
@@ -148,6 +171,7 @@ class Settings(_Section):
     api: ApiSettings = ApiSettings()
     polling: PollingSettings = PollingSettings()
     log: LogSettings = LogSettings()
+    wordpress: WordPressSettings = WordPressSettings()
     feeds: tuple[FeedSettings, ...] = ()
 
     @property
@@ -157,7 +181,7 @@ class Settings(_Section):
     def secret_values(self) -> list[str]:
         """Every secret that is set, so the log filter can blank them wherever they appear."""
         secrets = [self.x.consumer_key, self.x.consumer_secret, self.x.access_token, self.x.access_token_secret]
-        secrets.append(self.api.token)
+        secrets += [self.api.token, self.wordpress.secret, self.wordpress.previous_secret]
         return [s.get_secret_value() for s in secrets if s.get_secret_value()]
 
 
@@ -245,7 +269,9 @@ def _explain(exc: ValidationError) -> str:
     for error in exc.errors():
         location = ".".join(str(part) for part in error["loc"])
         if error["type"] == "extra_forbidden":
-            lines.append(f"config error in {location}: unknown setting. Check its spelling against config.example.toml.")
+            lines.append(
+                f"config error in {location}: unknown setting. Check its spelling against config.example.toml."
+            )
         elif error["type"] == "missing":
             lines.append(f"config error in {location}: this setting is required.")
         else:

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, SecretStr
 
-from relay.settings import Settings
+from relay.settings import SECTIONS, Settings
 
 REDACTED = "********"
 
@@ -27,7 +27,7 @@ def _table(model: BaseModel) -> list[str]:
 def render_settings(settings: Settings) -> str:
     """TOML-shaped text: what relay will really use, with every secret shown as ********."""
     lines: list[str] = []
-    for section in ("server", "database", "x", "api", "polling", "log"):
+    for section in SECTIONS:
         lines.append(f"[{section}]")
         lines += _table(getattr(settings, section))
         lines.append("")

@@ -13,6 +13,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from relay import __version__
+from relay.problems import install_problem_handlers
+from relay.routes import hooks
 
 if TYPE_CHECKING:
     from relay.wiring import Runtime
@@ -35,6 +37,9 @@ def create_app(runtime: Runtime, *, run_worker: bool = True) -> FastAPI:
             await runtime.aclose()
 
     app = FastAPI(title="relay", version=__version__, lifespan=lifespan)
+    app.state.runtime = runtime
+    install_problem_handlers(app)
+    app.include_router(hooks.router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> JSONResponse:

@@ -8,6 +8,7 @@ and its tweet going out.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -52,10 +53,8 @@ class Worker:
             except Exception:
                 log.exception("worker round failed; trying again at the next tick")
             self._wake.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.tick_seconds)
-            except TimeoutError:
-                pass
         log.info("worker stopped")
 
     async def drain(self) -> PublishReport:

@@ -100,7 +100,7 @@ def test_wrong_settings_name_the_key(tmp_path: Path, text: str, env: dict[str, s
 
 
 def test_missing_file_says_what_to_do(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="does not exist. Copy config.example.toml"):
+    with pytest.raises(ConfigError, match=r"does not exist\. Copy config\.example\.toml"):
         load_settings(tmp_path / "nope.toml", environ={})
 
 

@@ -73,7 +73,12 @@ def apply_migrations(engine: Engine) -> list[str]:
     except OperationalError as exc:
         raise StoreError(f"cannot migrate the database: {exc.orig}. Check database.url.") from exc
     script = ScriptDirectory.from_config(config)
-    return [rev.revision for rev in script.iterate_revisions(head, before)]
+    return sorted(rev.revision for rev in script.iterate_revisions(head, before))
+
+
+def current_head() -> str | None:
+    """The newest migration shipped with this version of relay."""
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from relay.core.models import Post
+from relay.core.models import Post, Tweet
 from relay.store.posts import post_from_json, post_to_json
 from relay.store.rows import DeliveryRow, FeedRow, NewPost, row_to
 from relay.store.schema import deliveries, delivery_attempts, feeds, posts
@@ -104,25 +104,42 @@ class Store:
                 post_id = result.scalar_one_or_none()
                 if post_id is None or item.tweet is None:
                     continue
-                delivery_id = conn.execute(
-                    insert(deliveries)
-                    .values(
-                        post_id=post_id,
-                        variant=0,
-                        status=QUEUED,
-                        text=item.tweet.text,
-                        link=item.tweet.link,
-                        weighted_length=item.tweet.weighted_length,
-                        attempts=0,
-                        next_attempt_at=now,
-                        dry_run=False,
-                        created_at=now,
-                        updated_at=now,
-                    )
-                    .returning(deliveries.c.id)
-                ).scalar_one()
+                values = _queued_delivery(post_id, 0, item.tweet, now)
+                delivery_id = conn.execute(insert(deliveries).values(**values).returning(deliveries.c.id)).scalar_one()
                 queued.append(delivery_id)
         return queued
+
+    def find_post(self, key: str, normalized_url: str) -> tuple[int, Post] | None:
+        """The post recorded under this key, or else under this normalised URL."""
+        with self.engine.connect() as conn:
+            for condition in (posts.c.dedup_key == key, posts.c.normalized_url == normalized_url):
+                row = conn.execute(select(posts.c.id, posts.c.data).where(condition).limit(1)).first()
+                if row is not None:
+                    return row.id, post_from_json(row.data)
+        return None
+
+    def add_variant(self, post_id: int, tweet: Tweet, now: datetime) -> int:
+        """Queue another tweet for a known post (an edit, a republish), under the next variant number."""
+        with self.engine.begin() as conn:
+            variant = conn.execute(
+                select(func.coalesce(func.max(deliveries.c.variant), -1) + 1).where(deliveries.c.post_id == post_id)
+            ).scalar_one()
+            return int(conn.execute(
+                insert(deliveries).values(**_queued_delivery(post_id, variant, tweet, now)).returning(deliveries.c.id)
+            ).scalar_one())
+
+    def skip_queued(self, post_id: int, now: datetime, *, reason: str) -> list[int]:
+        """Mark every still-queued delivery of a post skipped; returns their ids."""
+        with self.engine.begin() as conn:
+            ids = list(conn.execute(
+                select(deliveries.c.id).where(and_(deliveries.c.post_id == post_id, deliveries.c.status == QUEUED))
+            ).scalars())
+            for delivery_id in ids:
+                conn.execute(update(deliveries).where(deliveries.c.id == delivery_id)
+                             .values(status=SKIPPED, updated_at=now, last_error=reason))
+                conn.execute(insert(delivery_attempts).values(delivery_id=delivery_id, at=now, outcome="withdrawn",
+                                                              detail=reason))
+        return ids
 
     def get_post(self, post_id: int) -> Post:
         with self.engine.connect() as conn:
@@ -212,3 +229,19 @@ class Store:
         if self.engine.dialect.name == "postgresql":
             return postgresql.insert(table).on_conflict_do_nothing()
         return sqlite.insert(table).on_conflict_do_nothing()
+
+
+def _queued_delivery(post_id: int, variant: int, tweet: Tweet, now: datetime) -> dict[str, Any]:
+    return {
+        "post_id": post_id,
+        "variant": variant,
+        "status": QUEUED,
+        "text": tweet.text,
+        "link": tweet.link,
+        "weighted_length": tweet.weighted_length,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "dry_run": False,
+        "created_at": now,
+        "updated_at": now,
+    }
