@@ -193,5 +193,14 @@ def config_check(ctx: click.Context) -> None:
     click.echo("# OK" + (" (dry-run: no X credentials)" if settings.dry_run else ""))
 
 
+def _register_commands() -> None:
+    from relay.cli_outbox import outbox
+
+    cli.add_command(outbox)
+
+
+_register_commands()
+
+
 def main() -> None:
     cli(obj={})

@@ -105,7 +105,8 @@ class FeedPoller:
         if result.not_modified or result.body is None or result.content_hash == feed.content_hash:
             await asyncio.to_thread(self.store.update_feed, feed.id, **changes)
             return PollOutcome(feed.url, not_modified=True)
-        document = parse_feed(result.body, url=result.final_url, headers=result.headers)
+        # Parsing is CPU work (seconds for a hostile feed): keep it off the event loop.
+        document = await asyncio.to_thread(parse_feed, result.body, url=result.final_url, headers=result.headers)
         changes["content_hash"] = result.content_hash
         if document.title:
             changes["title"] = document.title

@@ -6,6 +6,7 @@ fake and the one module that builds real adapters (:mod:`relay.wiring`) stays sm
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -20,8 +21,21 @@ class PublishedTweet:
     dry_run: bool = False
 
 
+class PostedTweet(Protocol):
+    """A tweet the account already has on X (for reconciling after a crash)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def created_at(self) -> datetime | None: ...
+
+
 class Publisher(Protocol):
-    """Posts a text to one X account.
+    """Posts to one X account.
 
     Raises a :class:`relay.errors.PublishError` subclass on failure; never retries by
     itself (retry policy belongs to the outbox).
@@ -30,7 +44,21 @@ class Publisher(Protocol):
     @property
     def dry_run(self) -> bool: ...
 
-    def publish(self, text: str) -> PublishedTweet: ...
+    def publish(self, text: str, media_ids: Sequence[str] | None = None) -> PublishedTweet: ...
+
+    def upload_image(self, data: bytes, mime: str, alt_text: str | None = None) -> str: ...
+
+    def recent_posts(self, max_results: int = 100) -> Sequence[PostedTweet]:
+        """The account's newest tweets, newest first, links expanded."""
+        ...
+
+
+class ImageSource(Protocol):
+    """Fetches a post's image for upload, within size and address limits."""
+
+    def fetch_image(self, url: str) -> tuple[bytes, str]:
+        """``(bytes, mime type)``; raises :class:`relay.errors.RelayError` when it cannot."""
+        ...
 
 
 class Clock(Protocol):

@@ -29,13 +29,8 @@ def load_document(source: str, *, base_url: str | None = None) -> FeedDocument:
         body = path.read_bytes()
     except OSError as exc:
         raise FeedError(f"cannot read {source}: {exc.strerror}. Give a feed URL or an existing file.") from None
-    document = parse_feed(body, url=base_url or path.resolve().as_uri())
-    if base_url is None and document.site_url.startswith(("http://", "https://")) and any(
-        not p.url.startswith(("http://", "https://")) for p in document.posts
-    ):
-        # A file has no address of its own: resolve relative links against the site it describes.
-        document = parse_feed(body, url=document.site_url)
-    return document
+    # A file has no address of its own: the parser resolves relative links against the feed's <link>.
+    return parse_feed(body, url=base_url or path.resolve().as_uri())
 
 
 async def _fetch_and_parse(url: str) -> FeedDocument:

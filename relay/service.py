@@ -7,31 +7,23 @@ Written against the store and the ports only (no adapter, no settings), so every
 from __future__ import annotations
 
 import logging
-import random
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from relay.core.compose import ComposeOptions, compose_tweet
 from relay.core.identity import dedup_key, normalise_url
-from relay.core.models import FeedDocument, Post
-from relay.errors import (
-    AccountBlocked,
-    DuplicateContent,
-    PublishError,
-    RateLimited,
-    TransientPublishError,
-    TweetRejected,
-)
-from relay.ports import Publisher
+from relay.core.models import FeedDocument, Post, Tweet
+from relay.core.policy import Caps
+from relay.outbox import Outbox, PublishReport
+from relay.ports import ImageSource, Publisher
 from relay.store.rows import DeliveryRow, FeedRow, NewPost
-from relay.store.store import FAILED, QUEUED, SENT, SKIPPED, Store
+from relay.store.store import Store
 
 log = logging.getLogger("relay.service")
 
-RETRY_BASE = timedelta(seconds=30)
-RETRY_CEILING = timedelta(hours=1)
-BLOCKED_RECHECK = timedelta(minutes=15)
+SHORT_TEMPLATE = "{title} {link}"
+"""What a tweet falls back to when X says the composed one is too long."""
 
 
 @dataclass(frozen=True)
@@ -53,21 +45,21 @@ class PostDecision:
     delivery_ids: list[int] = field(default_factory=list)
 
 
-@dataclass
-class PublishReport:
-    sent: list[int] = field(default_factory=list)
-    retried: list[int] = field(default_factory=list)
-    failed: list[int] = field(default_factory=list)
-    skipped: list[int] = field(default_factory=list)
-    blocked_reason: str | None = None
-
-
 class RelayService:
-    def __init__(self, store: Store, publisher: Publisher) -> None:
+    def __init__(
+        self,
+        store: Store,
+        publisher: Publisher,
+        *,
+        caps: Caps | None = None,
+        images: ImageSource | None = None,
+        options_for: Callable[[int | None], ComposeOptions] = lambda _feed_id: ComposeOptions(),
+    ) -> None:
         self.store = store
         self.publisher = publisher
-        self.blocked_reason: str | None = None
-        """Set when X refused the account (credentials, credits): publishing pauses."""
+        self.options_for = options_for
+        """Compose options of a feed (``None``: posts that came by webhook or republish)."""
+        self.outbox = Outbox(store, publisher, caps=caps or Caps(), recompose=self.recompose, images=images)
 
     # -- taking posts in -------------------------------------------------------------
 
@@ -170,70 +162,22 @@ class RelayService:
 
     # -- posting -----------------------------------------------------------------------
 
+    @property
+    def blocked_reason(self) -> str | None:
+        """Why X refused the account (credentials, credits), when publishing is paused."""
+        return self.outbox.blocked_reason
+
     def publish_due(self, now: datetime, *, limit: int = 10) -> PublishReport:
-        """Post what is due, one by one, recording every attempt.
+        return self.outbox.publish_due(now, limit=limit)
 
-        A delivery is moved to ``sending`` before X is called, so a crash mid-call leaves
-        a trace to reconcile instead of a silent duplicate.
-        """
-        report = PublishReport()
-        if self.blocked_reason is not None:
-            report.blocked_reason = self.blocked_reason
-            return report
-        for delivery in self.store.claim_due(now, limit):
-            self._publish_one(delivery, now, report)
-            if self.blocked_reason is not None:
-                report.blocked_reason = self.blocked_reason
-                break
-        return report
-
-    def _publish_one(self, delivery: DeliveryRow, now: datetime, report: PublishReport) -> None:
-        finish = self.store.finish_delivery
-        try:
-            published = self.publisher.publish(delivery.text)
-        except RateLimited as exc:
-            wait_until = _from_unix(exc.reset_at) if exc.reset_at else now + RETRY_BASE
-            wait_until = max(wait_until, now) + timedelta(seconds=random.uniform(1, 10))
-            finish(delivery.id, status=QUEUED, now=now, outcome="rate_limited", detail=str(exc),
-                   next_attempt_at=wait_until)
-            report.retried.append(delivery.id)
-        except TransientPublishError as exc:
-            finish(delivery.id, status=QUEUED, now=now, outcome="error", detail=str(exc),
-                   next_attempt_at=now + retry_delay(delivery.attempts))
-            report.retried.append(delivery.id)
-        except DuplicateContent as exc:
-            finish(delivery.id, status=SKIPPED, now=now, outcome="duplicate", detail=str(exc))
-            report.skipped.append(delivery.id)
-        except TweetRejected as exc:
-            finish(delivery.id, status=FAILED, now=now, outcome="rejected", detail=str(exc))
-            report.failed.append(delivery.id)
-        except AccountBlocked as exc:
-            self.blocked_reason = str(exc)
-            finish(delivery.id, status=QUEUED, now=now, outcome="blocked", detail=str(exc),
-                   next_attempt_at=now + BLOCKED_RECHECK)
-            log.error("publishing paused: %s", exc, extra={"delivery": delivery.id})
-        except PublishError as exc:
-            finish(delivery.id, status=FAILED, now=now, outcome="error", detail=str(exc))
-            report.failed.append(delivery.id)
+    def recompose(self, delivery: DeliveryRow, post: Post, why: str) -> Tweet | None:
+        """A second text for a delivery X refused: shorter (too long) or varied (duplicate)."""
+        options = self.options_for(self.store.feed_id_of(delivery.post_id))
+        if why == "shorter":
+            options = replace(options, template=SHORT_TEMPLATE, hashtags=False)
         else:
-            finish(delivery.id, status=SENT, now=now, outcome="dry_run" if published.dry_run else "sent",
-                   tweet_id=published.tweet_id, dry_run=published.dry_run)
-            report.sent.append(delivery.id)
-            log.info(
-                "dry-run: would post" if published.dry_run else "posted",
-                extra={"delivery": delivery.id, "tweet_id": published.tweet_id, "text": delivery.text},
-            )
-
-
-def retry_delay(attempts: int) -> timedelta:
-    """Exponential backoff from 30 s, doubling per attempt, capped at one hour."""
-    exponent = min(max(0, attempts - 1), 16)
-    delay: timedelta = RETRY_BASE * (2**exponent)
-    return min(delay, RETRY_CEILING)
-
-
-def _from_unix(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
+            options = replace(options, utm_content=f"v{delivery.variant}b")
+        return compose_tweet(post, options, today=delivery.created_at.date())
 
 
 def _published_sort_key(post: Post) -> float:

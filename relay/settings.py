@@ -11,15 +11,17 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
+from datetime import time
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from relay.core.compose import DEFAULT_TEMPLATE, validate_template
 from relay.errors import ConfigError
 
-SECTIONS = ("server", "database", "x", "api", "polling", "log", "wordpress")
+SECTIONS = ("server", "database", "x", "api", "polling", "publishing", "fetch", "log", "wordpress")
 """Top-level tables that environment variables may override (``[[feeds]]`` is file-only)."""
 
 ENV_PREFIX = "RELAY_"
@@ -108,6 +110,53 @@ class PollingSettings(_Section):
     """How often the worker looks at the outbox for posts that are due."""
 
 
+class PublishingSettings(_Section):
+    """Caps and budget: every post costs money, and a burst of posts looks like spam."""
+
+    daily_cap: int = Field(default=2400, ge=1)
+    min_spacing_seconds: float = Field(default=0, ge=0)
+    quiet_hours: str = ""
+    """``"22:00-07:00"``: no posts in that window (in ``timezone``); queued posts wait."""
+    timezone: str = "UTC"
+    monthly_budget_usd: float = Field(default=20.0, ge=0)
+    cost_per_post_with_link_usd: float = Field(default=0.20, ge=0)
+    cost_per_post_usd: float = Field(default=0.015, ge=0)
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours_shape(cls, value: str) -> str:
+        if value and parse_quiet_hours(value) is None:
+            raise ValueError('must look like "22:00-07:00" (start-end, 24-hour clock), or be empty')
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError('must be a time zone name such as "Europe/Paris" or "UTC"') from None
+        return value
+
+
+def parse_quiet_hours(value: str) -> tuple[time, time] | None:
+    """``"22:00-07:00"`` -> (22:00, 07:00); None when the text is not of that shape."""
+    start, sep, end = value.replace(" ", "").partition("-")
+    try:
+        return (time.fromisoformat(start), time.fromisoformat(end)) if sep else None
+    except ValueError:
+        return None
+
+
+class FetchSettings(_Section):
+    """Fetching pages and images whose address came from outside (feeds, webhooks, the API)."""
+
+    allow_hosts: tuple[str, ...] = ()
+    """Hosts that may resolve to private or loopback addresses (an intranet blog, a test server)."""
+    images: bool = True
+    """Attach the post's featured image to the tweet."""
+
+
 class LogSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["json", "text"] = "json"
@@ -170,6 +219,8 @@ class Settings(_Section):
     x: XSettings = XSettings()
     api: ApiSettings = ApiSettings()
     polling: PollingSettings = PollingSettings()
+    publishing: PublishingSettings = PublishingSettings()
+    fetch: FetchSettings = FetchSettings()
     log: LogSettings = LogSettings()
     wordpress: WordPressSettings = WordPressSettings()
     feeds: tuple[FeedSettings, ...] = ()

@@ -7,18 +7,21 @@ pieces (the emulator's URL, a temporary database) through the same function.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
 
 from relay.adapters.http_fetch import FetchLimits, make_client
+from relay.adapters.safe_fetch import SafeFetcher
 from relay.adapters.x import DryRunPublisher, XCredentials, XPublisher
 from relay.core.compose import ComposeOptions
+from relay.core.policy import Caps
 from relay.polling import FeedPlan, FeedPoller
 from relay.ports import Publisher
 from relay.service import RelayService
-from relay.settings import FeedSettings, Settings
+from relay.settings import FeedSettings, Settings, WordPressSettings, parse_quiet_hours
 from relay.store.engine import make_engine
 from relay.store.store import Store
 from relay.worker import Worker
@@ -59,7 +62,7 @@ def build_publisher(settings: Settings) -> Publisher:
     return XPublisher(credentials, api_base_url=x.api_base_url)
 
 
-def compose_options(feed: FeedSettings) -> ComposeOptions:
+def compose_options(feed: FeedSettings | WordPressSettings) -> ComposeOptions:
     return ComposeOptions(
         template=feed.template,
         hashtags=feed.hashtags,
@@ -81,15 +84,46 @@ def feed_plans(settings: Settings) -> list[FeedPlan]:
     ]
 
 
+def caps_from(settings: Settings) -> Caps:
+    publishing = settings.publishing
+    quiet = parse_quiet_hours(publishing.quiet_hours) if publishing.quiet_hours else None
+    return Caps(
+        daily_cap=publishing.daily_cap,
+        min_spacing=timedelta(seconds=publishing.min_spacing_seconds),
+        quiet_start=quiet[0] if quiet else None,
+        quiet_end=quiet[1] if quiet else None,
+        timezone=publishing.timezone,
+        monthly_budget_usd=publishing.monthly_budget_usd,
+        cost_with_url_usd=publishing.cost_per_post_with_link_usd,
+        cost_without_url_usd=publishing.cost_per_post_usd,
+    )
+
+
+def options_lookup(settings: Settings, store: Store) -> Callable[[int | None], ComposeOptions]:
+    """Feed id -> that feed's compose options; posts without a feed use the [wordpress] ones."""
+    by_url = {feed.url: compose_options(feed) for feed in settings.feeds}
+    wordpress = compose_options(settings.wordpress)
+
+    def options_for(feed_id: int | None) -> ComposeOptions:
+        if feed_id is None:
+            return wordpress
+        return by_url.get(store.get_feed(feed_id).configured_url, wordpress)
+
+    return options_for
+
+
 def build_runtime(settings: Settings, *, publisher: Publisher | None = None) -> Runtime:
     store = Store(make_engine(settings.database.url))
     publisher = publisher or build_publisher(settings)
-    service = RelayService(store, publisher)
+    images = SafeFetcher(allow_hosts=settings.fetch.allow_hosts) if settings.fetch.images else None
+    service = RelayService(store, publisher, caps=caps_from(settings), images=images,
+                           options_for=options_lookup(settings, store))
     limits = FetchLimits()
     http = make_client(limits)
     poller = FeedPoller(
         service, feed_plans(settings), client=http, limits=limits,
         concurrency=settings.polling.concurrency, jitter=settings.polling.jitter,
     )
-    worker = Worker(service, poller, now=utc_now, tick_seconds=settings.polling.publish_interval_seconds)
+    worker = Worker(service, poller, now=utc_now, tick_seconds=settings.polling.publish_interval_seconds,
+                    sole_worker=store.engine.dialect.name == "sqlite")
     return Runtime(settings, store, publisher, service, http, poller, worker)

@@ -13,8 +13,9 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from relay.outbox import PublishReport
 from relay.polling import FeedPoller
-from relay.service import PublishReport, RelayService
+from relay.service import RelayService
 
 log = logging.getLogger("relay.worker")
 
@@ -27,11 +28,15 @@ class Worker:
         *,
         now: Callable[[], datetime],
         tick_seconds: float = 5.0,
+        sole_worker: bool = True,
     ) -> None:
         self.service = service
         self.poller = poller
         self.now = now
         self.tick_seconds = tick_seconds
+        self.sole_worker = sole_worker
+        """On SQLite relay is one process: at start, every ``sending`` row is a crash's leftover."""
+        self._recovered = False
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
 
@@ -48,6 +53,7 @@ class Worker:
         log.info("worker started", extra={"tick_seconds": self.tick_seconds})
         while not self._stop.is_set():
             try:
+                await self.recover()
                 await self.poller.poll(self.now())
                 await self.drain()
             except Exception:
@@ -56,6 +62,14 @@ class Worker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.tick_seconds)
         log.info("worker stopped")
+
+    async def recover(self) -> None:
+        """Settle deliveries a crashed worker left half-done, before posting anything new."""
+        all_sending = self.sole_worker and not self._recovered
+        settled = await asyncio.to_thread(self.service.outbox.recover, self.now(), all_sending=all_sending)
+        self._recovered = True
+        if settled:
+            log.warning("settled deliveries left by a stopped worker", extra={"deliveries": settled})
 
     async def drain(self) -> PublishReport:
         """Publish everything that is due now, batch after batch."""
@@ -67,11 +81,14 @@ class Worker:
             total.failed += report.failed
             total.skipped += report.skipped
             total.blocked_reason = report.blocked_reason
-            if not (report.sent or report.failed or report.skipped) or report.blocked_reason:
+            total.held_reason = report.held_reason
+            progressed = report.sent or report.failed or report.skipped or report.retried
+            if not progressed or report.blocked_reason or report.held_reason:
                 break
         return total
 
     async def run_once(self) -> PublishReport:
         """One full round for ``relay poll --once``: every feed, then the whole outbox."""
+        await self.recover()
         await self.poller.poll(self.now(), only_due=False)
         return await self.drain()

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -108,9 +109,26 @@ deliveries = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("sent_at", UTCDateTime()),
+    Column("account", String(64), nullable=False, default="default", server_default="default"),
+    Column("cost_usd", Float, nullable=False, default=0.0, server_default="0"),
+    Column("claimed_at", UTCDateTime()),
+    Column("lease_until", UTCDateTime()),
     UniqueConstraint("post_id", "variant", name="uq_deliveries_post_variant"),
     Index("ix_deliveries_status_due", "status", "next_attempt_at"),
+    Index("ix_deliveries_account_sent", "account", "sent_at"),
 )
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("x_user_id", String(32)),
+    Column("paused_reason", Text),
+    Column("paused_at", UTCDateTime()),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+"""One row per X account relay posts as: who it is on X, and whether publishing is paused."""
 
 delivery_attempts = Table(
     "delivery_attempts",
@@ -122,3 +140,74 @@ delivery_attempts = Table(
     Column("detail", Text, nullable=False, default=""),
     Index("ix_delivery_attempts_delivery", "delivery_id"),
 )
+
+# -- links, clicks and X engagement (issue #7) ----------------------------------------------
+
+links = Table(
+    "links",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code", String(16), nullable=False),
+    Column("post_id", Integer, ForeignKey("posts.id", ondelete="CASCADE"), nullable=False),
+    Column("delivery_variant", Integer, nullable=False),
+    Column("target_url", String(2048), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    # A code is never handed out twice: the database refuses it, not a prior check.
+    UniqueConstraint("code", name="uq_links_code"),
+    UniqueConstraint("post_id", "delivery_variant", name="uq_links_post_variant"),
+)
+
+clicks = Table(
+    "clicks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("link_id", Integer, ForeignKey("links.id", ondelete="CASCADE"), nullable=False),
+    Column("post_id", Integer, nullable=False),
+    Column("delivery_variant", Integer, nullable=False),
+    Column("clicked_at", UTCDateTime(), nullable=False),
+    Column("method", String(8), nullable=False),
+    Column("referrer_host", String(255)),
+    Column("ua_class", String(16), nullable=False),
+    Column("ua_name", String(32)),
+    Column("client_hash", String(32), nullable=False),
+    Column("human", Boolean, nullable=False),
+    Column("reason", String(16)),
+    Index("ix_clicks_post_variant", "post_id", "delivery_variant"),
+    Index("ix_clicks_clicked_at", "clicked_at"),
+)
+
+click_salts = Table(
+    "click_salts",
+    metadata,
+    Column("day", String(10), primary_key=True),
+    Column("salt", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+engagement_snapshots = Table(
+    "engagement_snapshots",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("delivery_id", Integer, ForeignKey("deliveries.id", ondelete="CASCADE"), nullable=False),
+    Column("checkpoint", String(8), nullable=False),
+    Column("taken_at", UTCDateTime(), nullable=False),
+    Column("found", Boolean, nullable=False),
+    Column("impressions", Integer),
+    Column("likes", Integer),
+    Column("retweets", Integer),
+    Column("replies", Integer),
+    Column("quotes", Integer),
+    Column("bookmarks", Integer),
+    Column("url_link_clicks", Integer),
+    Column("user_profile_clicks", Integer),
+    UniqueConstraint("delivery_id", "checkpoint", name="uq_engagement_delivery_checkpoint"),
+)
+
+webhook_ids = Table(
+    "webhook_ids",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("webhook_id", String(255), nullable=False, unique=True),
+    Column("received_at", UTCDateTime(), nullable=False),
+)
+"""Ids of processed webhook deliveries, so a retried or replayed delivery is done once."""

@@ -16,15 +16,13 @@ from sqlalchemy import Engine, and_, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from relay.core.models import Post, Tweet
+from relay.store.outbox import QUEUED, SKIPPED, OutboxQueries, queued_delivery
 from relay.store.posts import post_from_json, post_to_json
-from relay.store.rows import DeliveryRow, FeedRow, NewPost, row_to
+from relay.store.rows import FeedRow, NewPost, row_to
 from relay.store.schema import deliveries, delivery_attempts, feeds, posts
 
-QUEUED, SENDING, SENT, FAILED, SKIPPED = "queued", "sending", "sent", "failed", "skipped"
-DELIVERY_STATES = (QUEUED, SENDING, SENT, FAILED, SKIPPED)
 
-
-class Store:
+class Store(OutboxQueries):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
@@ -104,7 +102,7 @@ class Store:
                 post_id = result.scalar_one_or_none()
                 if post_id is None or item.tweet is None:
                     continue
-                values = _queued_delivery(post_id, 0, item.tweet, now)
+                values = queued_delivery(post_id, 0, item.tweet, now)
                 delivery_id = conn.execute(insert(deliveries).values(**values).returning(deliveries.c.id)).scalar_one()
                 queued.append(delivery_id)
         return queued
@@ -125,7 +123,7 @@ class Store:
                 select(func.coalesce(func.max(deliveries.c.variant), -1) + 1).where(deliveries.c.post_id == post_id)
             ).scalar_one()
             return int(conn.execute(
-                insert(deliveries).values(**_queued_delivery(post_id, variant, tweet, now)).returning(deliveries.c.id)
+                insert(deliveries).values(**queued_delivery(post_id, variant, tweet, now)).returning(deliveries.c.id)
             ).scalar_one())
 
     def skip_queued(self, post_id: int, now: datetime, *, reason: str) -> list[int]:
@@ -141,86 +139,15 @@ class Store:
                                                               detail=reason))
         return ids
 
+    def feed_id_of(self, post_id: int) -> int | None:
+        with self.engine.connect() as conn:
+            value = conn.execute(select(posts.c.feed_id).where(posts.c.id == post_id)).scalar_one_or_none()
+        return None if value is None else int(value)
+
     def get_post(self, post_id: int) -> Post:
         with self.engine.connect() as conn:
             data = conn.execute(select(posts.c.data).where(posts.c.id == post_id)).scalar_one()
         return post_from_json(data)
-
-    # -- outbox --------------------------------------------------------------------------
-
-    def claim_due(self, now: datetime, limit: int) -> list[DeliveryRow]:
-        """Move up to ``limit`` due deliveries from queued to sending and return them.
-
-        The guarded UPDATE (``status = 'queued'``) makes a claim atomic on both databases;
-        PostgreSQL also skips rows another instance has locked.
-        """
-        query = (
-            select(deliveries.c.id)
-            .where(and_(deliveries.c.status == QUEUED, deliveries.c.next_attempt_at <= now))
-            .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
-            .limit(limit)
-        )
-        claimed: list[DeliveryRow] = []
-        with self.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            for delivery_id in conn.execute(query).scalars().all():
-                won = conn.execute(
-                    update(deliveries)
-                    .where(and_(deliveries.c.id == delivery_id, deliveries.c.status == QUEUED))
-                    .values(status=SENDING, attempts=deliveries.c.attempts + 1, updated_at=now)
-                ).rowcount
-                if won:
-                    row = conn.execute(select(deliveries).where(deliveries.c.id == delivery_id)).one()
-                    claimed.append(row_to(DeliveryRow, row._mapping))
-        return claimed
-
-    def finish_delivery(
-        self,
-        delivery_id: int,
-        *,
-        status: str,
-        now: datetime,
-        outcome: str,
-        detail: str = "",
-        tweet_id: str | None = None,
-        dry_run: bool = False,
-        next_attempt_at: datetime | None = None,
-    ) -> None:
-        """Record an attempt's outcome and the delivery's new state, together."""
-        values: dict[str, Any] = {"status": status, "updated_at": now, "last_error": detail or None}
-        if status == SENT:
-            values.update(tweet_id=tweet_id, dry_run=dry_run, sent_at=now, last_error=None)
-        if next_attempt_at is not None:
-            values["next_attempt_at"] = next_attempt_at
-        with self.engine.begin() as conn:
-            conn.execute(update(deliveries).where(deliveries.c.id == delivery_id).values(**values))
-            conn.execute(
-                insert(delivery_attempts).values(delivery_id=delivery_id, at=now, outcome=outcome, detail=detail)
-            )
-
-    def list_deliveries(self, statuses: Sequence[str] | None = None) -> list[DeliveryRow]:
-        query = select(deliveries).order_by(deliveries.c.id)
-        if statuses:
-            query = query.where(deliveries.c.status.in_(list(statuses)))
-        with self.engine.connect() as conn:
-            return [row_to(DeliveryRow, r._mapping) for r in conn.execute(query)]
-
-    def delivery_counts(self) -> dict[str, int]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(deliveries.c.status, func.count()).group_by(deliveries.c.status)).all()
-        counts = dict.fromkeys(DELIVERY_STATES, 0)
-        counts.update({status: count for status, count in rows})
-        return counts
-
-    def attempts_for(self, delivery_id: int) -> list[dict[str, Any]]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(delivery_attempts)
-                .where(delivery_attempts.c.delivery_id == delivery_id)
-                .order_by(delivery_attempts.c.id)
-            )
-            return [dict(r._mapping) for r in rows]
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -230,18 +157,3 @@ class Store:
             return postgresql.insert(table).on_conflict_do_nothing()
         return sqlite.insert(table).on_conflict_do_nothing()
 
-
-def _queued_delivery(post_id: int, variant: int, tweet: Tweet, now: datetime) -> dict[str, Any]:
-    return {
-        "post_id": post_id,
-        "variant": variant,
-        "status": QUEUED,
-        "text": tweet.text,
-        "link": tweet.link,
-        "weighted_length": tweet.weighted_length,
-        "attempts": 0,
-        "next_attempt_at": now,
-        "dry_run": False,
-        "created_at": now,
-        "updated_at": now,
-    }

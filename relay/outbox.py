@@ -1,0 +1,254 @@
+"""Draining the outbox: post each delivery exactly once, whatever X or the machine does.
+
+The rules, in the order they matter:
+
+* a delivery is marked ``sending`` (under a lease) before X is called, so a crash leaves
+  a trace; such a delivery, and any whose last attempt ended without a clear answer
+  (timeout, 5xx, connection lost), is looked for among the account's recent tweets
+  before it is tried again: X may have posted it before the answer was lost;
+* caps, spacing, quiet hours and the monthly budget are checked before a claim, so a
+  post held back stays queued and costs nothing;
+* X's answers decide what happens next: 429 waits for the reset, 5xx backs off, a
+  duplicate is skipped (a republished variant is varied once), a too-long text is
+  recomposed shorter once, and 401/402/403 pause the account until a human acts.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import random
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from relay.core.models import Post, Tweet
+from relay.core.policy import Caps, gate, month_start, post_cost
+from relay.errors import (
+    AccountBlocked,
+    DuplicateContent,
+    PublishError,
+    RateLimited,
+    RelayError,
+    TransientPublishError,
+    TweetRejected,
+)
+from relay.ports import ImageSource, PostedTweet, Publisher
+from relay.store.outbox import DEFAULT_ACCOUNT, FAILED, QUEUED, SENT, SKIPPED
+from relay.store.rows import DeliveryRow
+from relay.store.store import Store
+
+log = logging.getLogger("relay.outbox")
+
+RETRY_BASE = timedelta(seconds=30)
+RETRY_CEILING = timedelta(hours=1)
+PAUSE_RECHECK = timedelta(minutes=15)
+LEASE = timedelta(seconds=90)
+AMBIGUOUS = frozenset({"error", "interrupted"})
+"""Attempt outcomes after which X may or may not have posted the tweet."""
+
+Recompose = Callable[[DeliveryRow, Post, str], Tweet | None]
+"""``(delivery, post, why)`` -> a new text, ``why`` being ``"shorter"`` or ``"vary"``."""
+
+
+@dataclass
+class PublishReport:
+    sent: list[int] = field(default_factory=list)
+    retried: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)
+    blocked_reason: str | None = None
+    held_reason: str | None = None
+
+
+class Outbox:
+    def __init__(
+        self,
+        store: Store,
+        publisher: Publisher,
+        *,
+        caps: Caps | None = None,
+        recompose: Recompose | None = None,
+        images: ImageSource | None = None,
+        account: str = DEFAULT_ACCOUNT,
+    ) -> None:
+        self.store = store
+        self.publisher = publisher
+        self.caps = caps or Caps()
+        self.recompose = recompose
+        self.images = images
+        self.account = account
+        self.held_reason: str | None = None
+        """Why due posts are waiting (cap, budget, quiet hours), for the health page."""
+        self.needs_operator = False
+
+    @property
+    def blocked_reason(self) -> str | None:
+        return self.store.account_pause(self.account)[0]
+
+    # -- recovery ------------------------------------------------------------------------
+
+    def recover(self, now: datetime, *, all_sending: bool = False) -> list[int]:
+        """Settle deliveries a dead worker left in ``sending``: found on X -> sent, else queued again."""
+        abandoned = self.store.abandoned(now, all_sending=all_sending)
+        if not abandoned:
+            return []
+        recent = self._recent_posts()
+        for delivery in abandoned:
+            match = None if recent is None else _find(delivery, recent)
+            if match is not None:
+                self._mark_sent(delivery, match.id, now, outcome="reconciled", dry_run=False)
+                log.info("found on X after a crash; not posting again",
+                         extra={"delivery": delivery.id, "tweet_id": match.id})
+            else:
+                self.store.finish_delivery(delivery.id, status=QUEUED, now=now, outcome="interrupted",
+                                           detail="the worker stopped while posting; will check X before retrying")
+        return [d.id for d in abandoned]
+
+    # -- publishing ----------------------------------------------------------------------
+
+    def publish_due(self, now: datetime, *, limit: int = 10) -> PublishReport:
+        """Post what is due and allowed, one delivery at a time, recording every attempt."""
+        report = PublishReport()
+        reason, paused_at = self.store.account_pause(self.account)
+        if reason is not None and paused_at is not None and now < paused_at + PAUSE_RECHECK:
+            report.blocked_reason = reason
+            return report
+        for _ in range(limit):
+            upcoming = self.store.next_due(now)
+            if upcoming is None:
+                break
+            verdict = gate(now, self.caps, self.store.usage(self.account, now, month_start(now, self.caps.timezone)),
+                           cost=self._cost(upcoming.text))
+            if not verdict.open:
+                self._hold(verdict.reason, verdict.needs_operator)
+                report.held_reason = verdict.reason
+                break
+            self._hold(None, False)
+            claimed = self.store.claim_due(now, 1, lease=LEASE)
+            if not claimed:
+                break
+            self._publish_one(claimed[0], now, report)
+            if report.blocked_reason is not None:
+                break
+        return report
+
+    def _publish_one(self, delivery: DeliveryRow, now: datetime, report: PublishReport) -> None:
+        finish = self.store.finish_delivery
+        if self._last_outcome(delivery) in AMBIGUOUS:
+            recent = self._recent_posts()
+            match = None if recent is None else _find(delivery, recent)
+            if match is not None:
+                self._mark_sent(delivery, match.id, now, outcome="reconciled", dry_run=False)
+                report.sent.append(delivery.id)
+                return
+        post = self.store.get_post(delivery.post_id)
+        try:
+            published = self.publisher.publish(delivery.text, self._media_for(post) or None)
+        except RateLimited as exc:
+            wait_until = datetime.fromtimestamp(exc.reset_at, UTC) if exc.reset_at else now + RETRY_BASE
+            wait_until = max(wait_until, now) + timedelta(seconds=random.uniform(1, 10))
+            finish(delivery.id, status=QUEUED, now=now, outcome="rate_limited", detail=str(exc),
+                   next_attempt_at=wait_until)
+            report.retried.append(delivery.id)
+        except TransientPublishError as exc:
+            finish(delivery.id, status=QUEUED, now=now, outcome="error", detail=str(exc),
+                   next_attempt_at=now + retry_delay(delivery.attempts))
+            report.retried.append(delivery.id)
+        except DuplicateContent as exc:
+            self._second_chance(delivery, post, now, report, why="vary", outcome="duplicate", error=exc,
+                                final_status=SKIPPED, allowed=delivery.variant > 0)
+        except TweetRejected as exc:
+            self._second_chance(delivery, post, now, report, why="shorter", outcome="rejected", error=exc,
+                                final_status=FAILED, allowed=True)
+        except AccountBlocked as exc:
+            self.store.set_account_pause(self.account, str(exc), now)
+            finish(delivery.id, status=QUEUED, now=now, outcome="blocked", detail=str(exc),
+                   next_attempt_at=now + PAUSE_RECHECK)
+            report.blocked_reason = str(exc)
+            log.error("publishing paused for account %s: %s", self.account, exc, extra={"delivery": delivery.id})
+        except PublishError as exc:
+            finish(delivery.id, status=FAILED, now=now, outcome="error", detail=str(exc))
+            report.failed.append(delivery.id)
+        else:
+            if self.store.account_pause(self.account)[0] is not None:
+                self.store.set_account_pause(self.account, None, now)
+                log.info("publishing resumed", extra={"account": self.account})
+            self._mark_sent(delivery, published.tweet_id, now, outcome="dry_run" if published.dry_run else "sent",
+                            dry_run=published.dry_run)
+            report.sent.append(delivery.id)
+            log.info("dry-run: would post" if published.dry_run else "posted",
+                     extra={"delivery": delivery.id, "tweet_id": published.tweet_id, "text": delivery.text})
+
+    def _second_chance(
+        self, delivery: DeliveryRow, post: Post, now: datetime, report: PublishReport, *, why: str, outcome: str,
+        error: PublishError, final_status: str, allowed: bool,
+    ) -> None:
+        """Recompose once (shorter, or a varied republish) and queue again; a second refusal is final."""
+        tried_before = any(a["outcome"] == outcome for a in self.store.attempts_for(delivery.id))
+        tweet = None
+        if allowed and not tried_before and self.recompose is not None:
+            tweet = self.recompose(delivery, post, why)
+        if tweet is not None and tweet.text != delivery.text:
+            self.store.finish_delivery(delivery.id, status=QUEUED, now=now, outcome=outcome,
+                                       detail=f"{error} Recomposed ({why}) and queued again.", next_attempt_at=now,
+                                       tweet=tweet)
+            report.retried.append(delivery.id)
+            return
+        self.store.finish_delivery(delivery.id, status=final_status, now=now, outcome=outcome, detail=str(error))
+        (report.skipped if final_status == SKIPPED else report.failed).append(delivery.id)
+
+    def _mark_sent(self, delivery: DeliveryRow, tweet_id: str, now: datetime, *, outcome: str, dry_run: bool) -> None:
+        self.store.finish_delivery(delivery.id, status=SENT, now=now, outcome=outcome, tweet_id=tweet_id,
+                                   dry_run=dry_run, cost_usd=0.0 if dry_run else self._cost(delivery.text))
+
+    def _media_for(self, post: Post) -> list[str]:
+        """Upload the post's image; any failure means a post without image, never no post."""
+        if not post.image_url or self.images is None or self.publisher.dry_run:
+            return []
+        try:
+            data, mime = self.images.fetch_image(post.image_url)
+            return [self.publisher.upload_image(data, mime, post.image_alt or None)]
+        except (RelayError, OSError) as exc:
+            log.warning("posting without the image", extra={"image": post.image_url, "error": str(exc)})
+            return []
+
+    def _recent_posts(self) -> Sequence[PostedTweet] | None:
+        """The account's recent tweets, or None when X cannot be asked right now."""
+        try:
+            return self.publisher.recent_posts(100)
+        except PublishError as exc:
+            log.warning("cannot list recent tweets to reconcile", extra={"error": str(exc)})
+            return None
+
+    def _last_outcome(self, delivery: DeliveryRow) -> str | None:
+        if delivery.attempts <= 1:
+            return None
+        attempts = self.store.attempts_for(delivery.id)
+        return str(attempts[-1]["outcome"]) if attempts else None
+
+    def _cost(self, text: str) -> float:
+        return 0.0 if self.publisher.dry_run else post_cost(text, self.caps)
+
+    def _hold(self, reason: str | None, needs_operator: bool) -> None:
+        if reason != self.held_reason and reason is not None:
+            (log.error if needs_operator else log.info)("posts held back: %s", reason)
+        self.held_reason, self.needs_operator = reason, needs_operator
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Exponential backoff from 30 s, doubling per attempt, capped at one hour."""
+    exponent = min(max(0, attempts - 1), 16)
+    delay: timedelta = RETRY_BASE * (2**exponent)
+    return min(delay, RETRY_CEILING)
+
+
+def _comparable(text: str) -> str:
+    """X answers with ``&amp;`` for ``&`` and may trim or re-space; compare what is left."""
+    return " ".join(unicodedata.normalize("NFC", html.unescape(text)).split())
+
+
+def _find(delivery: DeliveryRow, recent: Sequence[PostedTweet]) -> PostedTweet | None:
+    wanted = _comparable(delivery.text)
+    return next((tweet for tweet in recent if _comparable(tweet.text) == wanted), None)

@@ -1,0 +1,290 @@
+"""The outbox against the X emulator's fault injection: every answer X can give.
+
+Real tweepy publisher, real HTTP, real databases (SQLite and PostgreSQL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+
+from relay.adapters.x import XCredentials, XPublisher
+from relay.core.policy import Caps
+from relay.core.models import Post, Tweet
+from relay.outbox import PAUSE_RECHECK
+from relay.service import RelayService
+from relay.store.engine import apply_migrations, make_engine
+from relay.store.outbox import FAILED, QUEUED, SENDING, SENT, SKIPPED
+from relay.store.rows import NewPost
+from relay.store.store import Store
+from relay.testing.x_emulator import EmulatorServer
+
+CREDENTIALS = XCredentials("ck-o", "cs-o", "at-o", "ats-o")
+
+
+@pytest.fixture
+def emulator() -> Iterator[EmulatorServer]:
+    with EmulatorServer() as server:
+        yield server
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    engine = make_engine(database_url)
+    apply_migrations(engine)
+    yield Store(engine)
+    engine.dispose()
+
+
+def service_for(store: Store, emulator: EmulatorServer, caps: Caps | None = None) -> RelayService:
+    return RelayService(store, XPublisher(CREDENTIALS, api_base_url=emulator.base_url), caps=caps)
+
+
+def queue(store: Store, n: int, now: datetime, *, text: str | None = None) -> int:
+    url = f"https://plombier-nantes.fr/conseils/{n}/"
+    tweet_text = text or f"Conseil n°{n} : purger ses radiateurs avant l'hiver {url}"
+    item = NewPost(
+        post=Post(url=url, title=f"Conseil n°{n}"),
+        dedup_key=f"url:{url}",
+        normalized_url=url,
+        source="feed",
+        tweet=Tweet(text=tweet_text, link=url, weighted_length=len(tweet_text)),
+    )
+    [delivery_id] = store.record_posts(None, [item], now)
+    return delivery_id
+
+
+def state(store: Store, delivery_id: int) -> tuple[str, list[str]]:
+    [row] = [d for d in store.list_deliveries() if d.id == delivery_id]
+    return row.status, [a["outcome"] for a in store.attempts_for(delivery_id)]
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def test_posted_once_with_tweet_id_and_cost(store: Store, emulator: EmulatorServer) -> None:
+    service = service_for(store, emulator)
+    delivery_id = queue(store, 1, now())
+    report = service.publish_due(now())
+    assert report.sent == [delivery_id]
+    [tweet] = emulator.tweets()
+    [row] = store.list_deliveries([SENT])
+    assert row.tweet_id == tweet.id and row.text == tweet.text
+    assert state(store, delivery_id) == (SENT, ["sent"])
+    assert service.publish_due(now()).sent == []
+
+
+def test_429_waits_for_the_reset_header(store: Store, emulator: EmulatorServer) -> None:
+    service = service_for(store, emulator)
+    delivery_id = queue(store, 1, now())
+    emulator.inject(status=429, reset_in=120)
+    before = now()
+    assert service.publish_due(before).retried == [delivery_id]
+    [row] = store.list_deliveries([QUEUED])
+    assert row.next_attempt_at >= before + timedelta(seconds=119), "waits at least until x-rate-limit-reset"
+    assert row.next_attempt_at <= before + timedelta(seconds=135), "plus a little jitter, not more"
+    assert service.publish_due(now()).sent == [], "nothing is tried before the reset"
+    assert service.publish_due(row.next_attempt_at).sent == [delivery_id]
+    assert len(emulator.tweets()) == 1
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_server_errors_back_off_then_post_once(store: Store, emulator: EmulatorServer, status: int) -> None:
+    service = service_for(store, emulator)
+    delivery_id = queue(store, 1, now())
+    emulator.inject(status=status, times=2)
+    t0 = now()
+    assert service.publish_due(t0).retried == [delivery_id]
+    first = store.list_deliveries([QUEUED])[0].next_attempt_at
+    assert first >= t0 + timedelta(seconds=30)
+    assert service.publish_due(first).retried == [delivery_id]
+    second = store.list_deliveries([QUEUED])[0].next_attempt_at
+    assert second - first >= timedelta(seconds=60), "the delay doubles"
+    assert service.publish_due(second).sent == [delivery_id]
+    assert len(emulator.tweets()) == 1
+    assert state(store, delivery_id)[1] == ["error", "error", "sent"]
+
+
+def test_accepted_but_answer_lost_is_found_not_posted_again(store: Store, emulator: EmulatorServer) -> None:
+    service = service_for(store, emulator)
+    delivery_id = queue(store, 1, now())
+    emulator.inject(status=503, accept_then_fail=True)
+    t0 = now()
+    assert service.publish_due(t0).retried == [delivery_id]
+    assert len(emulator.tweets()) == 1, "X kept the tweet although it answered 503"
+    retry_at = store.list_deliveries([QUEUED])[0].next_attempt_at
+    assert service.publish_due(retry_at).sent == [delivery_id]
+    [tweet] = emulator.tweets()
+    [row] = store.list_deliveries([SENT])
+    assert row.tweet_id == tweet.id
+    assert state(store, delivery_id)[1] == ["error", "reconciled"]
+    posts = [r for r in emulator.requests() if r["method"] == "POST" and r["path"] == "/2/tweets"]
+    assert len(posts) == 1, "relay never sent the text a second time"
+
+
+def test_duplicate_is_skipped(store: Store, emulator: EmulatorServer) -> None:
+    service = service_for(store, emulator)
+    text = "Déjà publié à la main https://plombier-nantes.fr/conseils/1/"
+    delivery_id = queue(store, 1, now(), text=text)
+    emulator.seed_tweet(text, created_at=now() - timedelta(days=3))
+    report = service.publish_due(now())
+    assert report.skipped == [delivery_id]
+    status, outcomes = state(store, delivery_id)
+    assert (status, outcomes) == (SKIPPED, ["duplicate"])
+    assert "duplicate content" in store.list_deliveries([SKIPPED])[0].last_error
+
+
+def test_duplicate_republish_is_varied_once(store: Store, emulator: EmulatorServer) -> None:
+    service = service_for(store, emulator)
+    first = queue(store, 1, now())
+    service.publish_due(now())
+    post_id = store.list_deliveries([SENT])[0].post_id
+    again = store.add_variant(post_id, Tweet(text=emulator.tweets()[0].text, link="x", weighted_length=1), now())
+    report = service.publish_due(now())
+    assert report.retried == [again] and report.sent == [again], "varied, queued again, posted"
+    assert state(store, again) == (SENT, ["duplicate", "sent"])
+    texts = [t.text for t in emulator.tweets()]
+    assert len(texts) == 2 and texts[0] != texts[1]
+    assert "utm_content=v1b" in texts[1]
+    assert state(store, first)[0] == SENT
+
+
+def test_too_long_is_recomposed_shorter_once_then_fails(store: Store, emulator: EmulatorServer) -> None:
+    service = service_for(store, emulator)
+    delivery_id = queue(store, 1, now())
+    emulator.inject(status=400, times=1)
+    report = service.publish_due(now())
+    assert report.retried == [delivery_id] and report.sent == [delivery_id]
+    [tweet] = emulator.tweets()
+    assert tweet.text.startswith("Conseil n°1 ")
+
+    second = queue(store, 2, now())
+    emulator.inject(status=400, times=2)
+    assert service.publish_due(now()).failed == [second]
+    assert state(store, second) == (FAILED, ["rejected", "rejected"])
+
+
+@pytest.mark.parametrize(("status", "words"), [(401, "credentials"), (402, "credits"), (403, "permission")])
+def test_account_problems_pause_and_keep_everything_queued(
+    store: Store, emulator: EmulatorServer, status: int, words: str
+) -> None:
+    service = service_for(store, emulator)
+    ids = [queue(store, n, now()) for n in (1, 2, 3)]
+    emulator.inject(status=status, times=1)
+    t0 = now()
+    report = service.publish_due(t0)
+    assert report.blocked_reason and words in report.blocked_reason.lower()
+    assert service.blocked_reason == report.blocked_reason
+    assert {d.id for d in store.list_deliveries([QUEUED])} == set(ids)
+    calls = len(emulator.requests())
+    later = t0 + timedelta(minutes=5)
+    assert service.publish_due(later).blocked_reason is not None
+    assert len(emulator.requests()) == calls, "no tight retry loop while paused"
+    resumed = service.publish_due(t0 + PAUSE_RECHECK + timedelta(seconds=1))
+    assert sorted(resumed.sent) == ids
+    assert service.blocked_reason is None
+    assert len(emulator.tweets()) == 3
+
+
+def test_daily_cap_and_spacing_hold_posts_in_the_queue(store: Store, emulator: EmulatorServer) -> None:
+    service = service_for(store, emulator, Caps(daily_cap=2, min_spacing=timedelta(minutes=10)))
+    ids = [queue(store, n, now()) for n in (1, 2, 3)]
+    t0 = now()
+    report = service.publish_due(t0)
+    assert report.sent == ids[:1] and "spacing" in (report.held_reason or "")
+    assert service.publish_due(t0 + timedelta(minutes=11)).sent == ids[1:2]
+    capped = service.publish_due(t0 + timedelta(minutes=22))
+    assert capped.sent == [] and "daily cap" in (capped.held_reason or "")
+    assert service.publish_due(t0 + timedelta(hours=24, minutes=1)).sent == ids[2:]
+
+
+def test_quiet_hours_in_the_account_time_zone(store: Store, emulator: EmulatorServer) -> None:
+    caps = Caps(quiet_start=time(22, 0), quiet_end=time(7, 0), timezone="Europe/Paris")
+    service = service_for(store, emulator, caps)
+    queue(store, 1, datetime(2026, 11, 1, tzinfo=UTC))
+    night = datetime(2026, 11, 25, 23, 30, tzinfo=UTC)  # 00:30 in Paris
+    held = service.publish_due(night)
+    assert held.sent == [] and "quiet hours until 2026-11-26T07:00" in (held.held_reason or "")
+    assert service.publish_due(datetime(2026, 11, 26, 6, 1, tzinfo=UTC)).sent != []  # 07:01 in Paris
+
+
+def test_monthly_budget_stops_posting_and_tells_the_operator(store: Store, emulator: EmulatorServer) -> None:
+    service = service_for(store, emulator, Caps(monthly_budget_usd=0.45))
+    ids = [queue(store, n, now()) for n in (1, 2, 3)]
+    report = service.publish_due(now())
+    assert report.sent == ids[:2], "two posts with a link cost $0.40"
+    assert "monthly budget reached" in (report.held_reason or "")
+    assert service.outbox.needs_operator
+    assert store.list_deliveries([QUEUED])[0].id == ids[2]
+
+
+def test_crash_after_x_accepted_is_reconciled_at_start(store: Store, emulator: EmulatorServer) -> None:
+    service = service_for(store, emulator)
+    posted, lost = queue(store, 1, now()), queue(store, 2, now())
+    claimed = store.claim_due(now(), 2)
+    assert {d.status for d in claimed} == {SENDING}
+    # The process died after X accepted the first and before the second was sent.
+    emulator.seed_tweet(claimed[0].text)
+    assert sorted(service.outbox.recover(now(), all_sending=True)) == [posted, lost]
+    assert state(store, posted) == (SENT, ["reconciled"])
+    assert state(store, lost) == (QUEUED, ["interrupted"])
+    assert service.publish_due(now()).sent == [lost]
+    assert sorted(t.text for t in emulator.tweets()) == sorted(d.text for d in claimed)
+
+
+def test_unexpired_lease_is_left_to_its_worker(store: Store, emulator: EmulatorServer) -> None:
+    service = service_for(store, emulator)
+    queue(store, 1, now())
+    store.claim_due(now(), 1)
+    assert service.outbox.recover(now()) == [], "another live worker may be posting it"
+    assert service.outbox.recover(now() + timedelta(minutes=2)) != []
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def queue_with_image(store: Store, image_url: str, when: datetime) -> int:
+    url = "https://plombier-nantes.fr/chantier/"
+    text = f"Chantier du jour {url}"
+    item = NewPost(
+        post=Post(url=url, title="Chantier", image_url=image_url, image_alt="Une salle de bain rénovée"),
+        dedup_key=f"url:{url}", normalized_url=url, source="feed",
+        tweet=Tweet(text=text, link=url, weighted_length=len(text)),
+    )
+    return store.record_posts(None, [item], when)[0]
+
+
+def test_featured_image_is_uploaded_with_alt_text(store: Store, emulator: EmulatorServer) -> None:
+    from relay.adapters.safe_fetch import SafeFetcher
+    from tests.feed_server import FeedServer
+
+    with FeedServer() as images:
+        images.set("/photo.png", body=PNG, content_type="image/png")
+        service = RelayService(store, XPublisher(CREDENTIALS, api_base_url=emulator.base_url),
+                               images=SafeFetcher(allow_hosts=["127.0.0.1"]))
+        queue_with_image(store, images.url("/photo.png"), now())
+        assert len(service.publish_due(now()).sent) == 1
+    [tweet] = emulator.tweets()
+    [media] = emulator.media()
+    assert tweet.media_ids == (media.id,)
+    assert media.alt_text == "Une salle de bain rénovée"
+
+
+@pytest.mark.parametrize("where", ["missing", "private"])
+def test_a_bad_image_means_a_post_without_image(store: Store, emulator: EmulatorServer, where: str) -> None:
+    from relay.adapters.safe_fetch import SafeFetcher
+    from tests.feed_server import FeedServer
+
+    with FeedServer() as images:
+        url = images.url("/nope.png") if where == "missing" else images.url("/photo.png")
+        images.set("/photo.png", body=PNG, content_type="image/png")
+        allow = ["127.0.0.1"] if where == "missing" else []
+        service = RelayService(store, XPublisher(CREDENTIALS, api_base_url=emulator.base_url),
+                               images=SafeFetcher(allow_hosts=allow))
+        queue_with_image(store, url, now())
+        assert len(service.publish_due(now()).sent) == 1
+    [tweet] = emulator.tweets()
+    assert tweet.media_ids == ()
