@@ -194,9 +194,11 @@ def config_check(ctx: click.Context) -> None:
 
 
 def _register_commands() -> None:
+    from relay.cli_feeds import feeds
     from relay.cli_outbox import outbox
 
     cli.add_command(outbox)
+    cli.add_command(feeds)
 
 
 _register_commands()

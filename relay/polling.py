@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import httpx
@@ -19,7 +19,10 @@ import httpx
 from relay.adapters.feed_parser import parse_feed
 from relay.adapters.http_fetch import FetchLimits, fetch
 from relay.core.compose import ComposeOptions
+from relay.core.flood import FloodRules
+from relay.core.models import FeedDocument, Post
 from relay.core.schedule import next_check_at
+from relay.enrich import PageEnricher
 from relay.errors import FeedError, FetchError
 from relay.service import RelayService
 from relay.store.rows import FeedRow
@@ -39,6 +42,7 @@ class FeedPlan:
     options: ComposeOptions
     backfill: int
     interval: timedelta
+    rules: FloodRules = field(default_factory=FloodRules)
 
 
 @dataclass(frozen=True)
@@ -46,8 +50,15 @@ class PollOutcome:
     feed_url: str
     new: int = 0
     queued: int = 0
+    held: int = 0
     not_modified: bool = False
     error: str | None = None
+
+
+DocumentHook = Callable[[FeedRow, FeedDocument, Mapping[str, str]], Awaitable[None]]
+"""Called with every freshly parsed feed (WebSub discovery looks for a hub in it)."""
+NewPostsHook = Callable[[list[Post]], Awaitable[None]]
+"""Called with the posts just queued for tweeting (IndexNow tells search engines)."""
 
 
 class FeedPoller:
@@ -60,8 +71,19 @@ class FeedPoller:
         limits: FetchLimits,
         concurrency: int = 20,
         jitter: float = 0.1,
+        enricher: PageEnricher | None = None,
+        on_document: DocumentHook | None = None,
+        on_new_posts: NewPostsHook | None = None,
+        push_live: Callable[[datetime], set[int]] | None = None,
+        push_slowdown: float = 4.0,
     ) -> None:
         self.service = service
+        self.enricher = enricher
+        self.on_document = on_document
+        self.on_new_posts = on_new_posts
+        self.push_live = push_live
+        """Feed ids whose WebSub push is live: polled ``push_slowdown`` times less often."""
+        self.push_slowdown = push_slowdown
         self.store = service.store
         self.plans: Mapping[str, FeedPlan] = {plan.url: plan for plan in plans}
         self.client = client
@@ -73,6 +95,13 @@ class FeedPoller:
         """Poll every configured feed that is due (or all of them, for ``poll --once``)."""
         rows = await asyncio.to_thread(self.store.sync_feeds, list(self.plans), now)
         due = [r for r in rows if r.status == "active" and (not only_due or _is_due(r, now))]
+        if self.push_live is not None and only_due and due:
+            live = await asyncio.to_thread(self.push_live, now)
+            due = [
+                r for r in due
+                if r.id not in live
+                or _safety_poll_due(r, now, self.plans[r.configured_url].interval, self.push_slowdown)
+            ]
         return list(await asyncio.gather(*(self._poll_guarded(row, now) for row in due)))
 
     async def _poll_guarded(self, feed: FeedRow, now: datetime) -> PollOutcome:
@@ -105,16 +134,51 @@ class FeedPoller:
         if result.not_modified or result.body is None or result.content_hash == feed.content_hash:
             await asyncio.to_thread(self.store.update_feed, feed.id, **changes)
             return PollOutcome(feed.url, not_modified=True)
-        # Parsing is CPU work (seconds for a hostile feed): keep it off the event loop.
-        document = await asyncio.to_thread(parse_feed, result.body, url=result.final_url, headers=result.headers)
         changes["content_hash"] = result.content_hash
+        outcome = await self._process(feed, plan, result.body, url=result.final_url, headers=result.headers,
+                                      now=now, changes=changes)
+        return outcome
+
+    async def ingest_pushed(self, feed_id: int, body: bytes, headers: Mapping[str, str], now: datetime) -> PollOutcome:
+        """Content a WebSub hub pushed: same parse and triage as a poll, schedule untouched."""
+        feed = await asyncio.to_thread(self.store.get_feed, feed_id)
+        plan = self.plans.get(feed.configured_url)
+        if plan is None or feed.status != "active":
+            return PollOutcome(feed.url, error="feed is not configured or not active")
+        return await self._process(feed, plan, body, url=feed.url, headers=headers, now=now, changes={})
+
+    async def _process(
+        self, feed: FeedRow, plan: FeedPlan, body: bytes, *, url: str, headers: Mapping[str, str], now: datetime,
+        changes: dict[str, object],
+    ) -> PollOutcome:
+        """Parse, triage, read the pages of what will be tweeted, record; then the hooks."""
+        # Parsing is CPU work (seconds for a hostile feed): keep it off the event loop.
+        document = await asyncio.to_thread(parse_feed, body, url=url, headers=headers)
         if document.title:
             changes["title"] = document.title
-        ingest = await asyncio.to_thread(
-            self.service.ingest_feed, feed, document, options=plan.options, backfill=plan.backfill, now=now
+        triaged = await asyncio.to_thread(
+            self.service.triage_feed, feed, document, backfill=plan.backfill, rules=plan.rules, now=now
         )
-        await asyncio.to_thread(self.store.update_feed, feed.id, **changes)
-        return PollOutcome(feed.url, new=ingest.new, queued=ingest.queued)
+        to_tweet = [post for post, _ in triaged.post]
+        shown = await self.enricher.enrich(to_tweet) if self.enricher and to_tweet else to_tweet
+        if changes:  # before recording, which may set the feed "held" with its reason
+            await asyncio.to_thread(self.store.update_feed, feed.id, **changes)
+        ingest = await asyncio.to_thread(
+            self.service.record_feed_entries, feed, triaged, options=plan.options, now=now, shown=shown
+        )
+        await self._run_hooks(feed, document, headers, shown if ingest.queued else [])
+        return PollOutcome(feed.url, new=ingest.new, queued=ingest.queued, held=ingest.held)
+
+    async def _run_hooks(self, feed: FeedRow, document: FeedDocument, headers: Mapping[str, str],
+                         queued: list[Post]) -> None:
+        """Side work (push subscription, search-engine ping) never fails a poll."""
+        try:
+            if self.on_document is not None:
+                await self.on_document(feed, document, headers)
+            if self.on_new_posts is not None and queued:
+                await self.on_new_posts(queued)
+        except Exception:
+            log.exception("feed hook failed", extra={"feed": feed.url})
 
     async def _record_error(
         self, feed: FeedRow, now: datetime, message: str, *, status: int | None = None,
@@ -153,6 +217,10 @@ class FeedPoller:
             max_interval=MAX_INTERVAL,
             backoff_ceiling=BACKOFF_CEILING,
         )
+
+
+def _safety_poll_due(feed: FeedRow, now: datetime, interval: timedelta, slowdown: float) -> bool:
+    return feed.last_checked_at is None or feed.last_checked_at + interval * slowdown <= now
 
 
 def _is_due(feed: FeedRow, now: datetime) -> bool:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from relay.core.compose import ComposeOptions, compose_tweet
+from relay.core.flood import FloodRules, Triage, triage
 from relay.core.identity import dedup_key, normalise_url
 from relay.core.models import FeedDocument, Post, Tweet
 from relay.core.policy import Caps
@@ -30,10 +31,10 @@ SHORT_TEMPLATE = "{title} {link}"
 class IngestResult:
     """What one look at a feed changed."""
 
-    seen: int
     new: int
     queued: int
-    baseline: bool
+    held: int = 0
+    baseline: bool = False
 
 
 @dataclass(frozen=True)
@@ -63,48 +64,70 @@ class RelayService:
 
     # -- taking posts in -------------------------------------------------------------
 
-    def ingest_feed(
+    def triage_feed(self, feed: FeedRow, document: FeedDocument, *, backfill: int, rules: FloodRules,
+                    now: datetime) -> Triage:
+        """Which of the feed's entries are new, and which of those to post, when (see core.flood)."""
+        fresh = self._unseen([p for p in document.posts if p.url])
+        return triage(fresh, first_sight=feed.baseline_at is None, backfill=backfill, now=now, rules=rules)
+
+    def record_feed_entries(
         self,
         feed: FeedRow,
-        document: FeedDocument,
+        result: Triage,
         *,
         options: ComposeOptions,
-        backfill: int,
         now: datetime,
+        shown: Sequence[Post] | None = None,
     ) -> IngestResult:
-        """Record the feed's unseen entries; queue a tweet for each that should be posted.
+        """Record a triaged look at a feed; queue a tweet for each entry to post.
 
-        The first time relay sees a feed, its entries are a baseline: remembered and not
-        posted (except the newest ``backfill``), because posting a blog's whole archive
-        the day relay is installed is the flood nobody wants.
+        ``shown`` are the posts to tweet as enriched from their pages (canonical link,
+        og:image), in the order of ``result.post``; the dedup key stays the feed's own, so
+        the next look at the feed recognises them.
         """
-        candidates = [p for p in document.posts if p.url]
-        fresh = self._unseen(candidates)
         first_sight = feed.baseline_at is None
-        to_post: set[int] = set(range(len(fresh)))
-        if first_sight:
-            newest_first = sorted(range(len(fresh)), key=lambda i: _published_sort_key(fresh[i]), reverse=True)
-            to_post = set(newest_first[:backfill])
+        enriched = list(shown) if shown is not None else [post for post, _ in result.post]
         items = [
-            self._new_post(post, source="feed", options=options, now=now, post_it=i in to_post)
-            for i, post in enumerate(fresh)
+            self._new_post(original, source="feed", options=options, now=now, post_it=True, shown=display,
+                           not_before=when)
+            for (original, when), display in zip(result.post, enriched, strict=True)
         ]
-        # Oldest first, so tweets go out in the order the blog published them.
-        items.sort(key=lambda item: _published_sort_key(item.post))
+        items += [self._new_post(p, source="feed", options=options, now=now, post_it=False) for p in result.remember]
+        items += [self._new_post(p, source="feed", options=options, now=now, post_it=False, held=True)
+                  for p in result.held]
         queued = self.store.record_posts(feed.id, items, now)
         changes: dict[str, object] = {}
         if first_sight:
             changes["baseline_at"] = now
-        if fresh and not first_sight:
+        elif result.post or result.held:
             changes["last_new_entry_at"] = now
+        if result.held:
+            changes.update(status="held", last_error=result.reason)
+            log.warning("feed held: %s", result.reason, extra={"feed": feed.url, "held": len(result.held)})
         if changes:
             self.store.update_feed(feed.id, **changes)
-        log.info(
-            "feed ingested",
-            extra={"feed": feed.url, "entries": len(candidates), "new": len(fresh), "queued": len(queued),
-                   "baseline": first_sight},
-        )
-        return IngestResult(seen=len(candidates), new=len(fresh), queued=len(queued), baseline=first_sight)
+        new = len(result.post) + len(result.remember) + len(result.held)
+        log.info("feed ingested", extra={"feed": feed.url, "new": new, "queued": len(queued),
+                                         "baseline": first_sight})
+        return IngestResult(new=new, queued=len(queued), held=len(result.held), baseline=first_sight)
+
+    def ingest_feed(self, feed: FeedRow, document: FeedDocument, *, options: ComposeOptions, backfill: int,
+                    now: datetime, rules: FloodRules | None = None) -> IngestResult:
+        """Triage and record in one step, without reading the posts' pages."""
+        result = self.triage_feed(feed, document, backfill=backfill, rules=rules or FloodRules(), now=now)
+        return self.record_feed_entries(feed, result, options=options, now=now)
+
+    def release_held(self, feed_id: int, now: datetime, *, discard: bool = False) -> int:
+        """The operator's answer to a held feed: post the held entries, or forget them."""
+        held = self.store.held_posts(feed_id)
+        options = self.options_for(feed_id)
+        if discard:
+            self.store.forget_held(feed_id)
+        else:
+            for post_id, post in held:
+                self.store.add_variant(post_id, compose_tweet(post, options, today=now.date()), now)
+        self.store.update_feed(feed_id, status="active", last_error=None)
+        return len(held)
 
     def _unseen(self, candidates: Sequence[Post]) -> list[Post]:
         keys = [dedup_key(p) for p in candidates]
@@ -119,11 +142,15 @@ class RelayService:
             fresh.append(post)
         return fresh
 
-    def _new_post(self, post: Post, *, source: str, options: ComposeOptions, now: datetime, post_it: bool) -> NewPost:
-        tweet = compose_tweet(post, options, today=now.date()) if post_it else None
-        return NewPost(
-            post=post, dedup_key=dedup_key(post), normalized_url=normalise_url(post.url), source=source, tweet=tweet
-        )
+    def _new_post(
+        self, post: Post, *, source: str, options: ComposeOptions, now: datetime, post_it: bool,
+        shown: Post | None = None, not_before: datetime | None = None, held: bool = False,
+    ) -> NewPost:
+        """``post`` gives the identity; ``shown`` (its page-enriched version) gives the tweet."""
+        display = shown or post
+        tweet = compose_tweet(display, options, today=now.date()) if post_it else None
+        return NewPost(post=display, dedup_key=dedup_key(post), normalized_url=normalise_url(post.url),
+                       source=source, tweet=tweet, not_before=not_before, held=held)
 
     def ingest_post(
         self,
@@ -178,7 +205,3 @@ class RelayService:
         else:
             options = replace(options, utm_content=f"v{delivery.variant}b")
         return compose_tweet(post, options, today=delivery.created_at.date())
-
-
-def _published_sort_key(post: Post) -> float:
-    return post.published_at.timestamp() if post.published_at else 0.0

@@ -21,12 +21,15 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from relay.core.compose import DEFAULT_TEMPLATE, validate_template
 from relay.errors import ConfigError
 
-SECTIONS = ("server", "database", "x", "api", "polling", "publishing", "fetch", "log", "wordpress")
+SECTIONS = (
+    "server", "database", "x", "api", "polling", "publishing", "fetch", "websub", "indexnow", "log", "wordpress",
+)
 """Top-level tables that environment variables may override (``[[feeds]]`` is file-only)."""
 
 ENV_PREFIX = "RELAY_"
 SECRET_KEYS = frozenset(
-    {"consumer_key", "consumer_secret", "access_token", "access_token_secret", "token", "secret", "previous_secret"}
+    {"consumer_key", "consumer_secret", "access_token", "access_token_secret", "token", "secret", "previous_secret",
+     "key"}
 )
 """Keys whose values never appear in a message."""
 
@@ -108,6 +111,16 @@ class PollingSettings(_Section):
     concurrency: int = Field(default=20, ge=1, le=1000)
     publish_interval_seconds: float = Field(default=5, gt=0)
     """How often the worker looks at the outbox for posts that are due."""
+    max_age_days: float = Field(default=7, gt=0)
+    """Entries published longer ago than this are never posted (a feed that resurfaces old posts)."""
+    max_posts_per_round: int = Field(default=3, ge=1)
+    """At most this many new entries of one feed go out at once; the rest follow, spaced."""
+    spacing_minutes: float = Field(default=10, ge=0)
+    hold_threshold: int = Field(default=5, ge=1)
+    """More new entries than this in one look (a CMS migration that rewrote every link) are held for you
+    to release with `relay feeds release`, instead of being posted."""
+    fetch_pages: bool = True
+    """Read each new post's page for its og:image, canonical link and card tags."""
 
 
 class PublishingSettings(_Section):
@@ -155,6 +168,25 @@ class FetchSettings(_Section):
     """Hosts that may resolve to private or loopback addresses (an intranet blog, a test server)."""
     images: bool = True
     """Attach the post's featured image to the tweet."""
+
+
+class WebSubSettings(_Section):
+    """Push: blogs that announce a WebSub hub tell relay about new posts at once."""
+
+    enabled: bool = True
+    """Subscribe when a feed names a hub (needs server.public_url reachable by the hub)."""
+    lease_seconds: int = Field(default=864000, ge=3600)
+    """How long a subscription is asked for (10 days); relay renews it before it ends."""
+    safety_poll_factor: float = Field(default=4.0, ge=1.0)
+    """While push is live, feeds are still polled, this many times less often."""
+
+
+class IndexNowSettings(_Section):
+    """Tell search engines about a new post at once (https://www.indexnow.org)."""
+
+    key: SecretStr = SecretStr("")
+    """Your IndexNow key (the same one served at https://your-blog/<key>.txt); empty turns it off."""
+    endpoint: str = "https://api.indexnow.org/indexnow"
 
 
 class LogSettings(_Section):
@@ -221,6 +253,8 @@ class Settings(_Section):
     polling: PollingSettings = PollingSettings()
     publishing: PublishingSettings = PublishingSettings()
     fetch: FetchSettings = FetchSettings()
+    websub: WebSubSettings = WebSubSettings()
+    indexnow: IndexNowSettings = IndexNowSettings()
     log: LogSettings = LogSettings()
     wordpress: WordPressSettings = WordPressSettings()
     feeds: tuple[FeedSettings, ...] = ()
@@ -232,7 +266,7 @@ class Settings(_Section):
     def secret_values(self) -> list[str]:
         """Every secret that is set, so the log filter can blank them wherever they appear."""
         secrets = [self.x.consumer_key, self.x.consumer_secret, self.x.access_token, self.x.access_token_secret]
-        secrets += [self.api.token, self.wordpress.secret, self.wordpress.previous_secret]
+        secrets += [self.api.token, self.wordpress.secret, self.wordpress.previous_secret, self.indexnow.key]
         return [s.get_secret_value() for s in secrets if s.get_secret_value()]
 
 

@@ -17,7 +17,9 @@ from relay.adapters.http_fetch import FetchLimits, make_client
 from relay.adapters.safe_fetch import SafeFetcher
 from relay.adapters.x import DryRunPublisher, XCredentials, XPublisher
 from relay.core.compose import ComposeOptions
+from relay.core.flood import FloodRules
 from relay.core.policy import Caps
+from relay.enrich import PageEnricher
 from relay.polling import FeedPlan, FeedPoller
 from relay.ports import Publisher
 from relay.service import RelayService
@@ -73,12 +75,20 @@ def compose_options(feed: FeedSettings | WordPressSettings) -> ComposeOptions:
 
 
 def feed_plans(settings: Settings) -> list[FeedPlan]:
+    polling = settings.polling
+    rules = FloodRules(
+        max_age=timedelta(days=polling.max_age_days),
+        per_round=polling.max_posts_per_round,
+        spacing=timedelta(minutes=polling.spacing_minutes),
+        hold_threshold=polling.hold_threshold,
+    )
     return [
         FeedPlan(
             url=feed.url,
             options=compose_options(feed),
             backfill=feed.backfill,
-            interval=timedelta(minutes=settings.polling.interval_minutes),
+            interval=timedelta(minutes=polling.interval_minutes),
+            rules=rules,
         )
         for feed in settings.feeds
     ]
@@ -123,6 +133,7 @@ def build_runtime(settings: Settings, *, publisher: Publisher | None = None) -> 
     poller = FeedPoller(
         service, feed_plans(settings), client=http, limits=limits,
         concurrency=settings.polling.concurrency, jitter=settings.polling.jitter,
+        enricher=PageEnricher(http) if settings.polling.fetch_pages else None,
     )
     worker = Worker(service, poller, now=utc_now, tick_seconds=settings.polling.publish_interval_seconds,
                     sole_worker=store.engine.dialect.name == "sqlite")

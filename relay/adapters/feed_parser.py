@@ -81,7 +81,7 @@ def parse_feed(body: bytes, *, url: str, headers: Mapping[str, str] | None = Non
     link if that is absolute; entries whose link still is not absolute are skipped.
 
     A feed with errors but readable entries is used, with the error in ``warnings``; a body
-    with no entries that is broken or not a feed at all raises :class:`FeedParseError`.
+    that is broken with no readable entry, or not a feed at all, raises :class:`FeedParseError`.
     """
     response_headers = {name.lower(): value for name, value in (headers or {}).items()}
     if looks_like_json_feed(body, response_headers.get("content-type", "")):
@@ -104,6 +104,11 @@ def parse_feed(body: bytes, *, url: str, headers: Mapping[str, str] | None = Non
         warnings.append("1 entry without a usable link was skipped")
     elif skipped:
         warnings.append(f"{skipped} entries without a usable link were skipped")
+    if parsed.get("bozo") and parsed.entries and not posts:
+        raise FeedParseError(
+            f"{url} is broken ({parsed.get('bozo_exception')}) and none of its entries could be read; "
+            "the blog's feed generator may have failed. relay will try again later."
+        )
     feed_links = parsed.feed.get("links", [])
     return FeedDocument(
         posts=tuple(posts),

@@ -37,6 +37,8 @@ class Post:
     image_alt: str | None = None
     wordpress_id: int | None = None
     """The WordPress post ID when known (webhook, or a feed GUID of the form ``?p=ID``)."""
+    seo_warnings: tuple[str, ...] = ()
+    """What the post's page lacks for a good card on X (no twitter:card, no og:image)."""
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from relay.core.models import Post
 def post_to_json(post: Post) -> dict[str, Any]:
     data = asdict(post)
     data["categories"] = list(post.categories)
+    data["seo_warnings"] = list(post.seo_warnings)
     data["published_at"] = post.published_at.isoformat() if post.published_at else None
     return data
 
@@ -20,6 +21,7 @@ def post_from_json(data: dict[str, Any]) -> Post:
     known = {f.name for f in fields(Post)}
     values = {k: v for k, v in data.items() if k in known}
     values["categories"] = tuple(values.get("categories") or ())
+    values["seo_warnings"] = tuple(values.get("seo_warnings") or ())
     if values.get("published_at"):
         values["published_at"] = datetime.fromisoformat(values["published_at"])
     return Post(**values)

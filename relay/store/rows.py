@@ -37,6 +37,10 @@ class NewPost:
     source: str
     tweet: Tweet | None
     """None for a baseline post: remembered, never posted."""
+    not_before: datetime | None = None
+    """When the tweet may go out (spacing of a burst); None means at once."""
+    held: bool = False
+    """Recorded but waiting for the operator (a suspicious burst of new entries)."""
 
 
 @dataclass(frozen=True)

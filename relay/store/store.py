@@ -93,7 +93,7 @@ class Store(OutboxQueries):
                         url=item.post.url,
                         title=item.post.title,
                         data=post_to_json(item.post),
-                        is_baseline=item.tweet is None,
+                        is_baseline=item.tweet is None and not item.held,
                         published_at=item.post.published_at,
                         first_seen_at=now,
                     )
@@ -103,6 +103,8 @@ class Store(OutboxQueries):
                 if post_id is None or item.tweet is None:
                     continue
                 values = queued_delivery(post_id, 0, item.tweet, now)
+                if item.not_before is not None:
+                    values["next_attempt_at"] = item.not_before
                 delivery_id = conn.execute(insert(deliveries).values(**values).returning(deliveries.c.id)).scalar_one()
                 queued.append(delivery_id)
         return queued
@@ -143,6 +145,34 @@ class Store(OutboxQueries):
         with self.engine.connect() as conn:
             value = conn.execute(select(posts.c.feed_id).where(posts.c.id == post_id)).scalar_one_or_none()
         return None if value is None else int(value)
+
+    def held_posts(self, feed_id: int) -> list[tuple[int, Post]]:
+        """Posts of a feed recorded as held: not baseline, and never given a delivery."""
+        has_delivery = select(deliveries.c.id).where(deliveries.c.post_id == posts.c.id).exists()
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(posts.c.id, posts.c.data)
+                .where(posts.c.feed_id == feed_id, posts.c.is_baseline.is_(False), ~has_delivery)
+                .order_by(posts.c.published_at, posts.c.id)
+            )
+            return [(row.id, post_from_json(row.data)) for row in rows]
+
+    def forget_held(self, feed_id: int) -> None:
+        """Held posts become baseline: remembered, never posted."""
+        ids = [post_id for post_id, _ in self.held_posts(feed_id)]
+        if ids:
+            with self.engine.begin() as conn:
+                conn.execute(update(posts).where(posts.c.id.in_(ids)).values(is_baseline=True))
+
+    def latest_seo_warnings(self, feed_id: int) -> list[str]:
+        """What the newest tweeted post of a feed lacked for a good card on X (empty when fine)."""
+        has_delivery = select(deliveries.c.id).where(deliveries.c.post_id == posts.c.id).exists()
+        with self.engine.connect() as conn:
+            data = conn.execute(
+                select(posts.c.data).where(posts.c.feed_id == feed_id, has_delivery)
+                .order_by(posts.c.id.desc()).limit(1)
+            ).scalar_one_or_none()
+        return list(data.get("seo_warnings") or []) if data else []
 
     def get_post(self, post_id: int) -> Post:
         with self.engine.connect() as conn:
