@@ -165,10 +165,16 @@ def test_too_many_new_entries_are_held_then_released(tmp_path: Path, server: Fee
 
 def test_page_metadata_gives_canonical_link_image_and_seo_warning(tmp_path: Path, server: FeedServer) -> None:
     base = server.url("")
-    item = lambda n, head: f"""<item><title>Billet {n}</title><link>{base}/p/{n}?from=rss</link>
-      <guid>{base}/?p={n}</guid><description>Texte du billet {n}.</description></item>"""  # noqa: E731
-    feed = lambda ns: f"<?xml version='1.0'?><rss version='2.0'><channel><title>B</title><link>{base}/</link>" + "".join(
-        item(n, "") for n in ns) + "</channel></rss>"
+
+    def feed(numbers: list[int]) -> str:
+        items = "".join(
+            f"<item><title>Billet {n}</title><link>{base}/p/{n}?from=rss</link><guid>{base}/?p={n}</guid>"
+            f"<description>Texte du billet {n}.</description></item>"
+            for n in numbers
+        )
+        channel = f"<channel><title>B</title><link>{base}/</link>{items}</channel>"
+        return f"<?xml version='1.0'?><rss version='2.0'>{channel}</rss>"
+
     server.set("/feed/", body=feed([1]))
     server.set("/p/2", body=f"""<html><head><link rel="canonical" href="{base}/billet-2/">
       <meta property="og:image" content="{base}/img/2.jpg"><meta property="og:image:alt" content="Le fournil">
