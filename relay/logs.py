@@ -96,6 +96,7 @@ def configure_logging(*, level: str = "INFO", fmt: str = "json", secrets: Iterab
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
-    # Library debug output can echo request headers (tweepy logs its Authorization header).
+    # Library debug output echoes request headers (requests-oauthlib logs the Authorization
+    # header, tweepy the request): never below WARNING, whatever relay's own level.
     for noisy in ("tweepy", "requests_oauthlib", "oauthlib", "urllib3", "httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLevelName(level)))
+        logging.getLogger(noisy).setLevel(logging.WARNING)

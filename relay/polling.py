@@ -161,11 +161,15 @@ class FeedPoller:
         )
         to_tweet = [post for post, _ in triaged.post]
         shown = await self.enricher.enrich(to_tweet) if self.enricher and to_tweet else to_tweet
-        if changes:  # before recording, which may set the feed "held" with its reason
-            await asyncio.to_thread(self.store.update_feed, feed.id, **changes)
         ingest = await asyncio.to_thread(
             self.service.record_feed_entries, feed, triaged, options=plan.options, now=now, shown=shown
         )
+        # Validators (ETag, content hash) are saved only once the entries are recorded: saved
+        # earlier, a crash in between would make the next look skip entries never recorded.
+        if ingest.held:
+            changes.pop("last_error", None)  # keep the reason the feed is held
+        if changes:
+            await asyncio.to_thread(self.store.update_feed, feed.id, **changes)
         await self._run_hooks(feed, document, headers, shown if ingest.queued else [])
         return PollOutcome(feed.url, new=ingest.new, queued=ingest.queued, held=ingest.held)
 

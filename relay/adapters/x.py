@@ -1,0 +1,409 @@
+"""Posting to X through tweepy, every failure translated once into relay's error tree.
+
+Three things tweepy does not do are done here. It has no timeout: the transport adds one (5 s to
+connect, 30 s to read), so a stalled X cannot hang the worker. It hard-codes
+``https://api.twitter.com``: the transport, mounted on tweepy's ``requests`` session for that
+prefix, sends every request to ``api_base_url`` instead (the emulator, a proxy). And its
+``wait_on_rate_limit`` sleeps inside the call, or recurses forever without a reset header: it is
+never used; a 429 becomes :class:`RateLimited` and the outbox decides when to come back.
+
+The OAuth 1.0a signature covers the URL. Requests are signed (by tweepy, through
+requests-oauthlib) for ``https://api.twitter.com/...`` before any transport sees them, so after
+moving a request to another base the transport signs it again for the URL it is really sent to:
+X, and the emulator, verify the signature over the URL they received, and a signature for a URL
+nobody receives would be refused. With the default base nothing moves and nothing is re-signed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+import tweepy
+from requests.adapters import HTTPAdapter
+from requests_oauthlib import OAuth1
+
+from relay.errors import (
+    AccountBlocked,
+    DuplicateContent,
+    PublishError,
+    RateLimited,
+    TransientPublishError,
+    TweetRejected,
+)
+from relay.ports import PublishedTweet
+
+log = logging.getLogger("relay.publisher")
+
+X_API = "https://api.twitter.com"
+DEFAULT_TIMEOUT = (5.0, 30.0)
+"""(connect, read) seconds; tweepy itself passes no timeout at all."""
+_FIELD_UNAUTHORIZED = "/problems/not-authorized-for-field"
+_UNUSABLE_BASE_URL = (
+    requests.exceptions.InvalidURL,
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.MissingSchema,
+)
+
+
+@dataclass(frozen=True, repr=False)
+class XCredentials:
+    """The four OAuth 1.0a strings of the posting account; never shown, not even in a repr."""
+
+    consumer_key: str
+    consumer_secret: str
+    access_token: str
+    access_token_secret: str
+
+    def __repr__(self) -> str:
+        return "XCredentials(<redacted>)"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class XAccount:
+    id: str
+    username: str
+
+
+@dataclass(frozen=True)
+class RecentTweet:
+    """A tweet of the account, as listed when reconciling after a crash.
+
+    ``text`` has X's t.co links put back to the URLs they stand for (X writes a bare name such as
+    ``README.md`` back as ``http://README.md``); ``display_text`` is the text as X shows it.
+    """
+
+    id: str
+    text: str
+    created_at: datetime | None
+    display_text: str
+
+
+@dataclass(frozen=True)
+class TweetMetrics:
+    """X's counters for one tweet; the private ones are None once X no longer gives them (30 days)."""
+
+    tweet_id: str
+    impression_count: int
+    like_count: int
+    retweet_count: int
+    reply_count: int
+    quote_count: int
+    bookmark_count: int
+    url_link_clicks: int | None = None
+    user_profile_clicks: int | None = None
+
+
+def rewrite_url(url: str, base_url: str) -> str:
+    """``url`` moved from ``https://api.twitter.com`` onto ``base_url`` (scheme, host, port, path prefix)."""
+    original, base = urlsplit(url), urlsplit(base_url)
+    if (original.scheme, original.netloc) != ("https", "api.twitter.com"):
+        return url
+    path = base.path.rstrip("/") + original.path
+    return urlunsplit((base.scheme, base.netloc, path, original.query, original.fragment))
+
+
+class XTransport(HTTPAdapter):
+    """The ``requests`` transport tweepy's session uses for X: base URL, re-signing, timeout."""
+
+    def __init__(self, base_url: str, sign: Callable[[Any], Any], timeout: tuple[float, float]) -> None:
+        super().__init__()
+        self.base_url = base_url
+        self._sign = sign
+        self._timeout = timeout
+
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: float | tuple[float, float] | tuple[float, None] | None = None,
+        verify: bool | str = True,
+        cert: bytes | str | tuple[bytes | str, bytes | str] | None = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        target = rewrite_url(request.url or "", self.base_url)
+        if target != request.url:
+            request.url = target
+            authorization = request.headers.get("Authorization") or b""
+            if isinstance(authorization, bytes):  # requests-oauthlib may set it as bytes
+                authorization = authorization.decode("latin-1")
+            if authorization.startswith("OAuth "):
+                del request.headers["Authorization"]
+                self._sign(request)
+            if proxies:  # the session picked proxies for api.twitter.com, not for the real target
+                proxies = requests.utils.get_environ_proxies(target)
+        return super().send(request, stream, timeout or self._timeout, verify, cert, proxies)
+
+
+def _problem_text(response: requests.Response) -> tuple[str, str]:
+    """X's title and the most specific message of an error answer (detail, or errors[].message)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.reason or "", ""
+    if not isinstance(body, dict):
+        return response.reason or "", ""
+    messages = [e.get("message") or e.get("detail") for e in body.get("errors") or [] if isinstance(e, dict)]
+    detail = next((str(m) for m in messages if m), None) or str(body.get("detail") or "")
+    return str(body.get("title") or response.reason or ""), detail[:300]
+
+
+def error_for_response(response: requests.Response, action: str) -> PublishError:
+    """The relay error for an X error answer. The one place that reads X's status codes."""
+    status = response.status_code
+    title, detail = _problem_text(response)
+    said = f"{status} {title}: {detail}" if detail and detail != title else f"{status} {title}"
+    if status == 429:
+        reset = response.headers.get("x-rate-limit-reset", "")
+        reset_at = float(reset) if reset.isdigit() else None
+        when = f" until {datetime.fromtimestamp(reset_at, UTC):%Y-%m-%d %H:%M:%S} UTC" if reset_at else ""
+        return RateLimited(f"X rate limit reached while trying to {action} ({said}); wait{when}.", reset_at=reset_at)
+    if status >= 500:
+        return TransientPublishError(f"X failed while trying to {action} ({said}); retry later.")
+    if status == 402:
+        return AccountBlocked(
+            f"X refused to {action}: the developer account has no API credits left ({said}). "
+            "Buy credits in the X developer console (console.x.com), then resume publishing."
+        )
+    if status == 401:
+        return AccountBlocked(
+            f"X rejected relay's credentials while trying to {action} ({status} {title}). Check the four "
+            "X keys in relay's settings; regenerate the access token if the app's permissions changed."
+        )
+    if status == 403 and "duplicate content" in detail.lower():
+        return DuplicateContent(f"X refused the tweet as a duplicate of an earlier one ({said}).")
+    if status == 403 and "too long" not in detail.lower():
+        return AccountBlocked(
+            f"X forbade relay to {action} ({said}). Check that the X app has Read and Write permission, "
+            "that relay uses the account's OAuth 1.0a user keys, and that the account is not locked."
+        )
+    return TweetRejected(f"X refused to {action} ({said}); sending the same request again will not help.")
+
+
+def error_for_transport(exc: requests.RequestException, action: str) -> PublishError:
+    """The relay error for a request that got no answer from X at all."""
+    if isinstance(exc, _UNUSABLE_BASE_URL):
+        return AccountBlocked(f"relay's X API base URL is not usable ({type(exc).__name__}); fix the setting.")
+    if isinstance(exc, requests.Timeout):
+        return TransientPublishError(f"X did not answer in time while trying to {action}; it may still have done it.")
+    return TransientPublishError(f"could not reach X to {action} ({type(exc).__name__}); retry later.")
+
+
+@contextmanager
+def _x_errors(action: str) -> Iterator[None]:
+    try:
+        yield
+    except tweepy.HTTPException as exc:
+        raise error_for_response(exc.response, action) from exc
+    except requests.RequestException as exc:
+        raise error_for_transport(exc, action) from exc
+
+
+def _answer_data(response: requests.Response, action: str) -> dict[str, Any]:
+    """The ``data`` object of a raw session answer, or the relay error it stands for."""
+    if not response.ok:
+        raise error_for_response(response, action)
+    try:
+        data = response.json().get("data")
+    except (ValueError, AttributeError):
+        data = None
+    if not isinstance(data, dict):
+        raise TransientPublishError(f"X answered without data while trying to {action}.")
+    return data
+
+
+def _restore_links(data: Mapping[str, Any]) -> str:
+    text = str(data.get("text", ""))
+    for entity in (data.get("entities") or {}).get("urls") or []:
+        if entity.get("url") and entity.get("expanded_url"):
+            text = text.replace(str(entity["url"]), str(entity["expanded_url"]))
+    return text
+
+
+def _parse_time(value: object) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) else None
+
+
+def _metrics(tweet_id: str, data: Mapping[str, Any]) -> TweetMetrics:
+    public = data.get("public_metrics") or {}
+    private = data.get("non_public_metrics")
+    return TweetMetrics(
+        tweet_id=tweet_id,
+        impression_count=int(public.get("impression_count", 0)),
+        like_count=int(public.get("like_count", 0)),
+        retweet_count=int(public.get("retweet_count", 0)),
+        reply_count=int(public.get("reply_count", 0)),
+        quote_count=int(public.get("quote_count", 0)),
+        bookmark_count=int(public.get("bookmark_count", 0)),
+        url_link_clicks=int(private["url_link_clicks"]) if private else None,
+        user_profile_clicks=int(private["user_profile_clicks"]) if private else None,
+    )
+
+
+class XPublisher:
+    """Relay's :class:`relay.ports.Publisher` for one X account, over tweepy's v2 client.
+
+    Never retries and never sleeps: every failure is raised at once as a
+    :class:`relay.errors.PublishError` subclass, and the outbox decides what happens next.
+    """
+
+    def __init__(
+        self,
+        credentials: XCredentials,
+        *,
+        api_base_url: str = X_API,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+    ) -> None:
+        self.api_base_url = api_base_url.rstrip("/")
+        self._auth = OAuth1(
+            credentials.consumer_key,
+            client_secret=credentials.consumer_secret,
+            resource_owner_key=credentials.access_token,
+            resource_owner_secret=credentials.access_token_secret,
+        )
+        self._client = tweepy.Client(
+            consumer_key=credentials.consumer_key,
+            consumer_secret=credentials.consumer_secret,
+            access_token=credentials.access_token,
+            access_token_secret=credentials.access_token_secret,
+            wait_on_rate_limit=False,
+        )
+        self._client.session.mount(f"{X_API}/", XTransport(self.api_base_url, self._auth, timeout))
+        self._account: XAccount | None = None
+
+    def __repr__(self) -> str:
+        return f"XPublisher(api_base_url={self.api_base_url!r})"
+
+    @property
+    def dry_run(self) -> bool:
+        return False
+
+    def publish(self, text: str, media_ids: Sequence[str] | None = None) -> PublishedTweet:
+        with _x_errors("post a tweet"):
+            answer = self._client.create_tweet(text=text, media_ids=list(media_ids) if media_ids else None)
+        data = answer.data or {}
+        if not data.get("id"):
+            raise TransientPublishError("X answered the post without a tweet id; check the timeline first.")
+        log.debug("posted tweet %s", data["id"])
+        return PublishedTweet(tweet_id=str(data["id"]), text=str(data.get("text", text)))
+
+    def me(self) -> XAccount:
+        """The account the credentials act for (asked once, then remembered)."""
+        if self._account is None:
+            with _x_errors("read the account"):
+                answer = self._client.get_me(user_auth=True)
+            if answer.data is None:
+                raise TransientPublishError(f"X did not say which account the keys belong to: {answer.errors}")
+            self._account = XAccount(id=str(answer.data.id), username=str(answer.data.username))
+        return self._account
+
+    def recent_tweets(self, user_id: str, since_id: str | None = None, max_results: int = 100) -> list[RecentTweet]:
+        """Up to ``max_results`` of the account's newest tweets (newer than ``since_id``), newest first."""
+        found: list[RecentTweet] = []
+        token: str | None = None
+        while len(found) < max_results:
+            with _x_errors("list the account's recent tweets"):
+                answer = self._client.get_users_tweets(
+                    user_id,
+                    since_id=since_id,
+                    max_results=min(100, max(5, max_results)),
+                    pagination_token=token,
+                    tweet_fields=["created_at", "entities"],
+                    user_auth=True,
+                )
+            for tweet in answer.data or []:
+                data = tweet.data
+                found.append(
+                    RecentTweet(
+                        str(data["id"]),
+                        _restore_links(data),
+                        _parse_time(data.get("created_at")),
+                        str(data["text"]),
+                    )
+                )
+            token = (answer.meta or {}).get("next_token")
+            if not token:
+                break
+        return found[:max_results]
+
+    def recent_posts(self, max_results: int = 100) -> list[RecentTweet]:
+        """The account's own newest tweets, newest first, links expanded (the port's reconcile call)."""
+        return self.recent_tweets(self.me().id, max_results=max_results)
+
+    def tweet_metrics(self, ids: Sequence[str]) -> dict[str, TweetMetrics]:
+        """Counters of the given tweets; unknown ids are left out, private counters None after 30 days."""
+        metrics: dict[str, TweetMetrics] = {}
+        for start in range(0, len(ids), 100):
+            chunk = list(ids[start : start + 100])
+            public_only = self._lookup(chunk, ["public_metrics", "non_public_metrics"], metrics)
+            if public_only:  # X withholds private metrics of old tweets, and the whole tweet with them
+                self._lookup(public_only, ["public_metrics"], metrics)
+        return metrics
+
+    def _lookup(self, ids: list[str], fields: list[str], into: dict[str, TweetMetrics]) -> list[str]:
+        """Fill ``into``; return the ids X refused some field for (and left out)."""
+        with _x_errors("read tweet metrics"):
+            answer = self._client.get_tweets(ids, tweet_fields=fields, user_auth=True)
+        for tweet in answer.data or []:
+            into[str(tweet.data["id"])] = _metrics(str(tweet.data["id"]), tweet.data)
+        refused = {
+            str(error.get("resource_id"))
+            for error in answer.errors or []
+            if str(error.get("type", "")).endswith(_FIELD_UNAUTHORIZED)
+        }
+        return sorted(refused - into.keys())
+
+    def upload_image(self, data: bytes, mime: str, alt_text: str | None = None) -> str:
+        """Upload one image (v2 one-shot upload; tweepy 4.17 has none) and return its media id."""
+        session = self._client.session
+        with _x_errors("upload an image"):
+            uploaded = session.post(
+                f"{X_API}/2/media/upload",
+                files={"media": ("image", data, mime)},
+                data={"media_category": "tweet_image", "media_type": mime},
+                auth=self._auth,
+            )
+            media_id = str(_answer_data(uploaded, "upload an image")["id"])
+            if alt_text:
+                described = session.post(
+                    f"{X_API}/2/media/metadata",
+                    json={"id": media_id, "metadata": {"alt_text": {"text": alt_text}}},
+                    auth=self._auth,
+                )
+                _answer_data(described, "describe an image")
+        return media_id
+
+
+class DryRunPublisher:
+    """Publishes nothing: logs the text and answers with a made-up id, for trying relay safely."""
+
+    def __init__(self) -> None:
+        self._counter = itertools.count(1)
+
+    def __repr__(self) -> str:
+        return "DryRunPublisher()"
+
+    @property
+    def dry_run(self) -> bool:
+        return True
+
+    def publish(self, text: str, media_ids: Sequence[str] | None = None) -> PublishedTweet:
+        number = next(self._counter)
+        log.info("dry run, not posted: %s", text, extra={"dry_run": True, "media_ids": list(media_ids or ())})
+        return PublishedTweet(tweet_id=f"dry-run-{number}", text=text, dry_run=True)
+
+    def upload_image(self, data: bytes, mime: str, alt_text: str | None = None) -> str:
+        return f"dry-run-media-{next(self._counter)}"
+
+    def recent_posts(self, max_results: int = 100) -> list[RecentTweet]:
+        """Nothing was ever posted, so there is nothing to reconcile."""
+        return []

@@ -1,0 +1,223 @@
+"""Feed and post HTML turned into the plain text a tweet can show.
+
+What blogging tools put in a description is written for a feed reader, not for X: tags,
+entities (sometimes escaped twice, so ``&amp;eacute;`` arrives for ``é``), WordPress
+shortcodes and image captions, "[…]" and "Continue reading" links, "The post … appeared
+first on …" footers, invisible characters. Any of it left in a tweet reads as a broken
+robot, and X refuses some invisible characters outright. All cleaning lives here, so
+that every door into relay gets the same text.
+
+French typography is kept: the no-break space before ``:`` ``;`` ``?`` ``!`` and inside
+« », with the narrow no-break space turned into a plain one (U+202F weighs 2 on X and is
+missing from some fonts; U+00A0 weighs 1).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+
+from bs4 import BeautifulSoup, Comment, Tag
+from bs4.element import PageElement
+
+from relay.core.models import Post
+
+_DROPPED_ELEMENTS = frozenset(
+    ["script", "style", "iframe", "noscript", "figcaption", "template", "svg", "object", "pre"]
+)
+"""Never prose: code, media, and code listings (`<pre>`), which summarise nothing."""
+_DROPPED_CLASSES = frozenset(["more-link", "wp-caption-text", "screen-reader-text", "sharedaddy"])
+_BLOCK_ELEMENTS = frozenset(
+    [
+        *("address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "figure", "footer"),
+        *("h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "nav", "ol", "p", "pre"),
+        *("section", "table", "td", "th", "tr", "ul"),
+    ]
+)
+
+_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9:-]*(?:\s[^<>]*)?/?>")
+"""What still looks like a tag once markup was parsed: the sign of escaped HTML."""
+_MAX_UNESCAPE_ROUNDS = 5
+
+_CONTENT_SHORTCODES = "caption|wp_caption|embed|video|audio|playlist|gallery"
+_SHORTCODE_WITH_CONTENT = re.compile(rf"\[({_CONTENT_SHORTCODES})\b[^\]]*\].*?\[/\1\]", re.IGNORECASE | re.DOTALL)
+_SHORTCODE_SELF_CLOSING = re.compile(rf"\[(?:{_CONTENT_SHORTCODES}|contact-form-7)\b[^\]]*\]", re.IGNORECASE)
+_SHORTCODE_OPENING_CLOSED_LATER = re.compile(
+    r"\[([a-z_][a-z0-9_-]*)(?:\s[^\]]*)?\](?=.*?\[/\1\])", re.IGNORECASE | re.DOTALL
+)
+_SHORTCODE_CLOSING = re.compile(r"\[/[a-z_][a-z0-9_-]*\]", re.IGNORECASE)
+_SHORTCODE_WITH_ATTRIBUTES = re.compile(r"\[[a-z_][a-z0-9_-]*\s+[^\]]*=[^\]]*\]", re.IGNORECASE)
+"""Only bracketed words shaped like shortcodes go: "[Vidéo]" or "[mise à jour]" is prose."""
+
+_MORE_MARKER = re.compile(r"\s*[\[(]\s*(?:…|\.\.\.)\s*[\])]\s*$")
+"""WordPress's excerpt "[…]" (SPIP's "(...)") at the end: the link says there is more."""
+_BRACKETED_ELLIPSIS_LINE = re.compile(r"^[ \u00a0]*\[\s*(?:…|\.\.\.)\s*\][ \u00a0]*(?:\n|$)", re.MULTILINE)
+_BRACKETED_ELLIPSIS = re.compile(r"\[\s*(?:…|\.\.\.)\s*\]")
+"""Inside a sentence, "[…]" marks words left out of a quotation: it stays as a plain "…",
+which says the same without the brackets that read as markup in a tweet."""
+_READ_MORE_TAIL = re.compile(
+    r"[\s\[(«»→›>|-]*(?:\b(?:lire la suite|continuer la lecture|lire l['’]article|continue reading|read more"
+    r"|read the rest|keep reading)|\(more…\)).{0,200}$",
+    re.IGNORECASE | re.DOTALL,
+)
+_APPEARED_FIRST_TAIL = re.compile(
+    r"(?:^|(?<=[\n.!?…\]]))\s*(?:the post|l['’]article|cet article|le billet)\s.{1,300}?\s"
+    r"(?:appeared first on|est apparu en premier sur|a d['’]abord été publié sur)\s.{1,200}$",
+    re.IGNORECASE | re.DOTALL,
+)
+
+_INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\u200b\u2060\ufeff\ufffe\uffff\ud800-\udfff]")
+"""Controls, soft hyphens (each weighs 1 while showing nothing), zero-width spaces,
+byte-order marks, non-characters X refuses, lone surrogates."""
+_PARAGRAPH_BREAK = "\u2029"
+_COLLAPSIBLE_SPACE = re.compile(r"[^\S\u00a0\u2007]+")
+_SPACE_AROUND_NBSP = re.compile(r" ?\u00a0[ \u00a0]*")
+_MOJIBAKE_HINT = re.compile("[ÃÂâ][\u0080-\u00bf€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ]")
+
+MAX_SUMMARY_CHARS = 1000
+"""A tweet holds at most 280; more text would only slow the composer down."""
+
+
+def _strip_markup(markup: str) -> str:
+    """The text of ``markup``, without what is never prose, with block ends marked.
+
+    One walk over the tree: bs4's ``find_all`` walks it again for every query.
+    """
+    soup = BeautifulSoup(markup, "html.parser")
+    unwanted: list[PageElement] = []
+    blocks: list[Tag] = []
+    for node in soup.descendants:
+        if isinstance(node, Comment):
+            unwanted.append(node)
+        elif isinstance(node, Tag):
+            if node.name in _DROPPED_ELEMENTS or not _DROPPED_CLASSES.isdisjoint(node.get_attribute_list("class")):
+                unwanted.append(node)
+            elif node.name in _BLOCK_ELEMENTS:
+                blocks.append(node)
+    for block in blocks:
+        block.insert_before(_PARAGRAPH_BREAK)
+        block.insert_after(_PARAGRAPH_BREAK)
+    for node in unwanted:
+        node.extract()
+    return soup.get_text()
+
+
+def _decode(markup: str) -> str:
+    """Markup to text, peeling as many layers of escaping as the source added."""
+    text = markup
+    for _ in range(_MAX_UNESCAPE_ROUNDS):
+        if "<" in text:  # without it there is no markup, only entities, which unescape decodes
+            text = _strip_markup(text)
+        unescaped = html.unescape(text)
+        if unescaped == text and not _TAG.search(text):
+            return text
+        text = unescaped
+    return html.unescape(_TAG.sub(" ", text))
+
+
+def _repair_mojibake(text: str) -> str:
+    """UTF-8 read as Windows-1252 ("Ã©" for "é", "â€™" for "’") put back, when that is
+    what happened: legitimate text does not survive the round trip, so it is left alone."""
+    if not _MOJIBAKE_HINT.search(text):
+        return text
+    try:
+        return text.encode("cp1252").decode("utf-8")
+    except UnicodeError:
+        return text
+
+
+def _normalize_spaces(text: str, *, paragraphs: bool) -> str:
+    """Runs of spaces made one space; with ``paragraphs``, a run that ended a block
+    element or held a blank line becomes one line break instead."""
+
+    def collapse(run: re.Match[str]) -> str:
+        breaks = paragraphs and (_PARAGRAPH_BREAK in run.group() or run.group().count("\n") > 1)
+        return "\n" if breaks else " "
+
+    text = _INVISIBLE.sub("", text.replace("\u202f", "\u00a0"))
+    text = _SPACE_AROUND_NBSP.sub("\u00a0", _COLLAPSIBLE_SPACE.sub(collapse, text))
+    return "\n".join(line for line in (line.strip(" \u00a0") for line in text.split("\n")) if line)
+
+
+def clean_title(title: str) -> str:
+    """A title as a tweet shows it: markup and entities decoded, spaces tidied.
+
+    Titles keep their words: "Lire la suite" in a title is the title.
+    """
+    if "<" in title or "&" in title:
+        title = _decode(title)
+    return unicodedata.normalize("NFC", _normalize_spaces(_repair_mojibake(title), paragraphs=False))
+
+
+def clean_text(html_text: str) -> str:
+    """Description or content HTML as plain text, one line per paragraph, tails removed.
+
+    Paragraph ends are kept because a feed's first paragraph (a news "chapeau", a
+    standfirst) often ends without a full stop; joined to the next one it would read
+    as one garbled sentence, while the composer can end a summary cleanly there.
+    """
+    text = _repair_mojibake(_decode(html_text))
+    text = _SHORTCODE_WITH_CONTENT.sub(" ", text)
+    shortcodes = (
+        _SHORTCODE_SELF_CLOSING,
+        _SHORTCODE_OPENING_CLOSED_LATER,
+        _SHORTCODE_CLOSING,
+        _SHORTCODE_WITH_ATTRIBUTES,
+    )
+    for shortcode in shortcodes:
+        text = shortcode.sub(" ", text)
+    text = _normalize_spaces(text, paragraphs=True)
+    previous = None
+    while previous != text:  # tails come stacked: "… […] The post X appeared first on Y."
+        previous = text
+        text = _APPEARED_FIRST_TAIL.sub("", text)
+        text = _READ_MORE_TAIL.sub("", text)
+        text = _MORE_MARKER.sub("", text).rstrip()
+    text = _BRACKETED_ELLIPSIS.sub("…", _BRACKETED_ELLIPSIS_LINE.sub("", text))
+    return unicodedata.normalize("NFC", text)
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", text.casefold())
+
+
+def without_repeated_title(summary: str, title: str) -> str:
+    """``summary`` minus a copy of ``title`` it opens with; empty if it says nothing more.
+
+    Feeds often start the description with the title (or are nothing but the title);
+    a tweet that says the same thing twice wastes the reader's attention and the
+    characters the summary needed.
+    """
+    title_words = _words(title)
+    summary_words = _words(summary)
+    if not title_words or summary_words[: len(title_words)] != title_words:
+        if summary_words and title_words[: len(summary_words)] == summary_words:
+            return ""  # the summary is the title, or a truncated copy of it
+        return summary
+    matches = list(re.finditer(r"\w+", summary))
+    rest = summary[matches[len(title_words) - 1].end() :] if len(matches) >= len(title_words) else ""
+    return rest.lstrip(" \n\u00a0:;,.!?–—-|»\"'’").strip()
+
+
+def _limit(text: str, max_chars: int) -> str:
+    if len(text) <= max_chars:
+        return text
+    cut = text[: max_chars + 1]
+    ends = [match.end() for match in re.finditer(r"[.!?][»”\"')\]]*(?=\s)|(?=\n)", cut)]
+    if ends and ends[-1] > max_chars // 2:
+        return cut[: ends[-1]].rstrip()
+    return re.split(r"\s(?=\S*$)", cut)[0].rstrip(" \u00a0,;:") + "…"
+
+
+def summary_for(post: Post) -> str:
+    """The text that tells what ``post`` is about: manual excerpt, else feed
+    description, else content; whichever first says more than the title."""
+    title = clean_title(post.title)
+    for source in (post.excerpt_html, post.summary_html, post.content_html):
+        if not source.strip():
+            continue
+        text = without_repeated_title(clean_text(source), title) if title else clean_text(source)
+        if text:
+            return _limit(text, MAX_SUMMARY_CHARS)
+    return ""
