@@ -11,8 +11,8 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 
 from relay.adapters.x import XCredentials, XPublisher
-from relay.core.policy import Caps
 from relay.core.models import Post, Tweet
+from relay.core.policy import Caps
 from relay.outbox import PAUSE_RECHECK
 from relay.service import RelayService
 from relay.store.engine import apply_migrations, make_engine

@@ -9,9 +9,9 @@ from sqlalchemy import inspect
 
 from relay.core.models import Post, Tweet
 from relay.store.engine import apply_migrations, current_head, current_revision, make_engine
+from relay.store.outbox import QUEUED, SENDING, SENT
 from relay.store.rows import NewPost
 from relay.store.schema import metadata
-from relay.store.outbox import QUEUED, SENDING, SENT
 from relay.store.store import Store
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
