@@ -196,9 +196,11 @@ def config_check(ctx: click.Context) -> None:
 def _register_commands() -> None:
     from relay.cli_feeds import feeds
     from relay.cli_outbox import outbox
+    from relay.cli_republish import republish
 
     cli.add_command(outbox)
     cli.add_command(feeds)
+    cli.add_command(republish)
 
 
 _register_commands()

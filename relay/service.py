@@ -9,13 +9,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from relay.core.compose import ComposeOptions, compose_tweet
 from relay.core.flood import FloodRules, Triage, triage
 from relay.core.identity import dedup_key, normalise_url
 from relay.core.models import FeedDocument, Post, Tweet
 from relay.core.policy import Caps
+from relay.errors import RelayError
 from relay.outbox import Outbox, PublishReport
 from relay.ports import ImageSource, Publisher
 from relay.store.rows import DeliveryRow, FeedRow, NewPost
@@ -35,6 +36,13 @@ class IngestResult:
     queued: int
     held: int = 0
     baseline: bool = False
+
+
+@dataclass(frozen=True)
+class RepublishResult:
+    post_id: int
+    delivery_id: int
+    text: str
 
 
 @dataclass(frozen=True)
@@ -186,6 +194,65 @@ class RelayService:
             return PostDecision("unknown")
         skipped = self.store.skip_queued(existing[0], now, reason="the post was withdrawn before it was posted")
         return PostDecision("withdrawn", post_id=existing[0], delivery_ids=skipped)
+
+    # -- republishing ------------------------------------------------------------------
+
+    def republish(self, post_id: int, now: datetime, *, templates: Sequence[str] = ()) -> RepublishResult:
+        """Queue the post again with a text unlike every earlier tweet of it.
+
+        X refuses duplicate text, so each republish takes the next alternate template and a
+        ``utm_content`` of its own (which also tells the variants apart in the reports).
+        """
+        post = self.store.get_post(post_id)
+        earlier = self.store.texts_of(post_id)
+        options = self.options_for(self.store.feed_id_of(post_id))
+        alternates = list(templates) or [options.template]
+        variant = len(earlier)
+        for attempt in range(len(alternates) + 3):
+            template = alternates[(variant - 1 + attempt) % len(alternates)]
+            tweet = compose_tweet(
+                post, replace(options, template=template, utm_content=f"republish-{variant + attempt}"),
+                today=now.date(),
+            )
+            if tweet.text not in earlier:
+                delivery_id = self.store.add_variant(post_id, tweet, now)
+                log.info("republish queued", extra={"post": post_id, "delivery": delivery_id})
+                return RepublishResult(post_id, delivery_id, tweet.text)
+        raise RelayError("could not compose a text different from the earlier tweets; add a republish template")
+
+    def republish_page(self, post: Post, now: datetime, *, templates: Sequence[str] = ()) -> RepublishResult:
+        """Republish by address: a post relay knows gets a new variant; an unknown one is posted."""
+        existing = self.store.find_post(dedup_key(post), normalise_url(post.url))
+        if existing is not None:
+            return self.republish(existing[0], now, templates=templates)
+        options = self.options_for(None)
+        item = self._new_post(post, source="manual", options=options, now=now, post_it=True)
+        queued = self.store.record_posts(None, [item], now)
+        found = self.store.find_post(item.dedup_key, item.normalized_url)
+        if not queued or found is None or item.tweet is None:
+            raise RelayError("another request recorded this post at the same moment; try again")
+        return RepublishResult(found[0], queued[0], item.tweet.text)
+
+    def evergreen(self, now: datetime, *, after: timedelta, min_gap: timedelta,
+                  templates_for: Callable[[int], Sequence[str]]) -> list[RepublishResult]:
+        """Re-share one older post of each blog that has been quiet for ``after`` (opt-in).
+
+        The post chosen is the one that drew the most human clicks, never one shared within
+        ``min_gap``; the re-share goes through the outbox, so caps and budget apply.
+        """
+        shared = []
+        for feed in self.store.list_feeds():
+            if feed.status != "active" or feed.baseline_at is None:
+                continue
+            last = self.store.last_activity(feed.id)
+            if last is not None and last > now - after:
+                continue
+            candidate = self.store.evergreen_candidate(feed.id, now - min_gap)
+            if candidate is not None:
+                shared.append(self.republish(candidate, now, templates=templates_for(candidate)))
+                log.info("evergreen: re-shared an older post of a quiet blog",
+                         extra={"feed": feed.url, "post": candidate})
+        return shared
 
     # -- posting -----------------------------------------------------------------------
 

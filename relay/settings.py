@@ -22,8 +22,22 @@ from relay.core.compose import DEFAULT_TEMPLATE, validate_template
 from relay.errors import ConfigError
 
 SECTIONS = (
-    "server", "database", "x", "api", "polling", "publishing", "fetch", "websub", "indexnow", "log", "wordpress",
+    "server", "database", "x", "api", "polling", "publishing", "fetch", "websub", "indexnow", "evergreen", "log",
+    "wordpress",
 )
+
+REPUBLISH_TEMPLATES = (
+    "{title}\n\n{link}\n\n{hashtags}",
+    "{summary}\n\n{title} {link}",
+    "{title}: {summary}\n\n{link}",
+)
+"""Alternates for republishing: X refuses a text it has already seen."""
+
+
+def _check_templates(values: tuple[str, ...]) -> tuple[str, ...]:
+    for template in values:
+        validate_template(template)
+    return values
 """Top-level tables that environment variables may override (``[[feeds]]`` is file-only)."""
 
 ENV_PREFIX = "RELAY_"
@@ -189,6 +203,16 @@ class IndexNowSettings(_Section):
     endpoint: str = "https://api.indexnow.org/indexnow"
 
 
+class EvergreenSettings(_Section):
+    """Keeping a quiet account alive by re-sharing an older post (opt-in)."""
+
+    enabled: bool = False
+    after_days: float = Field(default=14, gt=0)
+    """Re-share when the blog has published nothing for this many days."""
+    min_gap_days: float = Field(default=90, gt=0)
+    """Never re-share the same post twice within this many days."""
+
+
 class LogSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["json", "text"] = "json"
@@ -212,12 +236,18 @@ class WordPressSettings(_Section):
     max_hashtags: int = Field(default=3, ge=0, le=10)
     hashtag_deny: tuple[str, ...] = ()
     utm_campaign: str = "{slug}"
+    republish_templates: tuple[str, ...] = REPUBLISH_TEMPLATES
 
     @field_validator("template")
     @classmethod
     def _template_is_known(cls, value: str) -> str:
         validate_template(value)
         return value
+
+    @field_validator("republish_templates")
+    @classmethod
+    def _alternates_are_known(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        return _check_templates(values)
 
 
 class FeedSettings(_Section):
@@ -230,6 +260,12 @@ class FeedSettings(_Section):
     max_hashtags: int = Field(default=3, ge=0, le=10)
     hashtag_deny: tuple[str, ...] = ()
     utm_campaign: str = "{slug}"
+    republish_templates: tuple[str, ...] = REPUBLISH_TEMPLATES
+
+    @field_validator("republish_templates")
+    @classmethod
+    def _alternates_are_known(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        return _check_templates(values)
 
     @field_validator("url")
     @classmethod
@@ -255,6 +291,7 @@ class Settings(_Section):
     fetch: FetchSettings = FetchSettings()
     websub: WebSubSettings = WebSubSettings()
     indexnow: IndexNowSettings = IndexNowSettings()
+    evergreen: EvergreenSettings = EvergreenSettings()
     log: LogSettings = LogSettings()
     wordpress: WordPressSettings = WordPressSettings()
     feeds: tuple[FeedSettings, ...] = ()

@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from relay import __version__
 from relay.problems import install_problem_handlers
-from relay.routes import hooks
+from relay.routes import hooks, republish
 
 if TYPE_CHECKING:
     from relay.wiring import Runtime
@@ -40,6 +40,7 @@ def create_app(runtime: Runtime, *, run_worker: bool = True) -> FastAPI:
     app.state.runtime = runtime
     install_problem_handlers(app)
     app.include_router(hooks.router)
+    app.include_router(republish.router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> JSONResponse:

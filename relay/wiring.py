@@ -45,6 +45,16 @@ class Runtime:
     poller: FeedPoller
     worker: Worker
 
+    def republish_templates(self, post_id: int) -> tuple[str, ...]:
+        """The alternates of the post's feed, or the [wordpress] ones for pushed posts."""
+        feed_id = self.store.feed_id_of(post_id)
+        if feed_id is not None:
+            url = self.store.get_feed(feed_id).configured_url
+            for feed in self.settings.feeds:
+                if feed.url == url:
+                    return feed.republish_templates
+        return self.settings.wordpress.republish_templates
+
     async def aclose(self) -> None:
         await self.http.aclose()
         self.store.engine.dispose()
@@ -137,4 +147,14 @@ def build_runtime(settings: Settings, *, publisher: Publisher | None = None) -> 
     )
     worker = Worker(service, poller, now=utc_now, tick_seconds=settings.polling.publish_interval_seconds,
                     sole_worker=store.engine.dialect.name == "sqlite")
-    return Runtime(settings, store, publisher, service, http, poller, worker)
+    runtime = Runtime(settings, store, publisher, service, http, poller, worker)
+    if settings.evergreen.enabled:
+        green = settings.evergreen
+
+        def evergreen(now: datetime) -> object:
+            return service.evergreen(now, after=timedelta(days=green.after_days),
+                                     min_gap=timedelta(days=green.min_gap_days),
+                                     templates_for=runtime.republish_templates)
+
+        worker.evergreen = evergreen
+    return runtime

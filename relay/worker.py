@@ -11,13 +11,14 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from relay.outbox import PublishReport
 from relay.polling import FeedPoller
 from relay.service import RelayService
 
 log = logging.getLogger("relay.worker")
+EVERGREEN_EVERY = timedelta(hours=1)
 
 
 class Worker:
@@ -29,6 +30,7 @@ class Worker:
         now: Callable[[], datetime],
         tick_seconds: float = 5.0,
         sole_worker: bool = True,
+        evergreen: Callable[[datetime], object] | None = None,
     ) -> None:
         self.service = service
         self.poller = poller
@@ -37,6 +39,9 @@ class Worker:
         self.sole_worker = sole_worker
         """On SQLite relay is one process: at start, every ``sending`` row is a crash's leftover."""
         self._recovered = False
+        self.evergreen = evergreen
+        """Re-shares for quiet blogs (opt-in), looked at once an hour."""
+        self._evergreen_at: datetime | None = None
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
 
@@ -55,6 +60,7 @@ class Worker:
             try:
                 await self.recover()
                 await self.poller.poll(self.now())
+                await self._maybe_evergreen()
                 await self.drain()
             except Exception:
                 log.exception("worker round failed; trying again at the next tick")
@@ -62,6 +68,13 @@ class Worker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.tick_seconds)
         log.info("worker stopped")
+
+    async def _maybe_evergreen(self) -> None:
+        now = self.now()
+        if self.evergreen is None or (self._evergreen_at is not None and now - self._evergreen_at < EVERGREEN_EVERY):
+            return
+        self._evergreen_at = now
+        await asyncio.to_thread(self.evergreen, now)
 
     async def recover(self) -> None:
         """Settle deliveries a crashed worker left half-done, before posting anything new."""

@@ -178,8 +178,8 @@ class OutboxQueries:
             ).scalar()
         return Usage(
             sent_last_24h=int(count),
-            oldest_in_window=_aware(oldest),
-            last_sent_at=_aware(last),
+            oldest_in_window=aware(oldest),
+            last_sent_at=aware(last),
             spent_this_month_usd=float(spent or 0.0),
         )
 
@@ -202,7 +202,7 @@ class OutboxQueries:
                 conn.execute(insert(accounts).values(name=account, **values))
 
 
-def _aware(value: datetime | None) -> datetime | None:
+def aware(value: datetime | None) -> datetime | None:
     """Aggregates bypass the column type on SQLite and come back naive (or as text)."""
     if value is None:
         return None

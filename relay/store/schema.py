@@ -211,3 +211,28 @@ webhook_ids = Table(
     Column("received_at", UTCDateTime(), nullable=False),
 )
 """Ids of processed webhook deliveries, so a retried or replayed delivery is done once."""
+
+# -- WebSub push subscriptions (issue #4) ----------------------------------------------------
+
+websub_subscriptions = Table(
+    "websub_subscriptions",
+    metadata,
+    Column("feed_id", Integer, ForeignKey("feeds.id", ondelete="CASCADE"), primary_key=True, autoincrement=False),
+    Column("hub_url", String(2048), nullable=False),
+    Column("topic_url", String(2048), nullable=False),
+    Column("secret", String(200), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("lease_until", UTCDateTime()),
+    Column("renew_at", UTCDateTime()),
+    Column("requested_at", UTCDateTime(), nullable=False),
+    Column("verified_at", UTCDateTime()),
+    Column("last_push_at", UTCDateTime()),
+    Column("last_error", Text),
+    Index("ix_websub_subscriptions_renew_at", "renew_at"),
+)
+"""One push subscription per feed (the callback is ``/websub/<feed_id>``).
+
+``state``: requested (waiting for the hub's verification), verified (push is live until
+``lease_until``), denied (the hub refused), expired (the lease ran out), unsubscribing.
+``renew_at`` is when the worker next acts on the row: renew at 80% of the lease, or retry a
+request the hub never verified. ``secret`` signs the hub's pushes, so it must be readable."""

@@ -12,14 +12,14 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, insert, or_, select, update
+from sqlalchemy import Engine, and_, case, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from relay.core.models import Post, Tweet
-from relay.store.outbox import QUEUED, SKIPPED, OutboxQueries, queued_delivery
+from relay.store.outbox import QUEUED, SKIPPED, OutboxQueries, aware, queued_delivery
 from relay.store.posts import post_from_json, post_to_json
 from relay.store.rows import FeedRow, NewPost, row_to
-from relay.store.schema import deliveries, delivery_attempts, feeds, posts
+from relay.store.schema import clicks, deliveries, delivery_attempts, feeds, posts
 
 
 class Store(OutboxQueries):
@@ -173,6 +173,49 @@ class Store(OutboxQueries):
                 .order_by(posts.c.id.desc()).limit(1)
             ).scalar_one_or_none()
         return list(data.get("seo_warnings") or []) if data else []
+
+    def last_activity(self, feed_id: int) -> datetime | None:
+        """The last time the blog showed a new entry or relay queued a tweet for it."""
+        with self.engine.connect() as conn:
+            seen = conn.execute(select(func.max(posts.c.first_seen_at)).where(posts.c.feed_id == feed_id)).scalar()
+            tweeted = conn.execute(
+                select(func.max(deliveries.c.created_at)).join(posts, posts.c.id == deliveries.c.post_id)
+                .where(posts.c.feed_id == feed_id)
+            ).scalar()
+        moments = [moment for moment in (aware(seen), aware(tweeted)) if moment is not None]
+        return max(moments) if moments else None
+
+    def evergreen_candidate(self, feed_id: int, not_since: datetime) -> int | None:
+        """The feed's post with the most human clicks among those tweeted and not shared since ``not_since``."""
+        last_share = func.max(deliveries.c.created_at)
+        human = (
+            select(func.count()).select_from(clicks)
+            .where(clicks.c.post_id == posts.c.id, clicks.c.human.is_(True))
+            .scalar_subquery()
+        )
+        query = (
+            select(posts.c.id)
+            .join(deliveries, deliveries.c.post_id == posts.c.id)
+            .where(posts.c.feed_id == feed_id)
+            .group_by(posts.c.id)
+            .having(func.sum(case((deliveries.c.status == "sent", 1), else_=0)) > 0)
+            .having(last_share < not_since)
+            .order_by(human.desc(), last_share, posts.c.id)
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar_one_or_none()
+
+    def has_post(self, post_id: int) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(select(posts.c.id).where(posts.c.id == post_id)).first() is not None
+
+    def texts_of(self, post_id: int) -> list[str]:
+        """Every text queued or posted for a post, oldest first."""
+        with self.engine.connect() as conn:
+            return list(conn.execute(
+                select(deliveries.c.text).where(deliveries.c.post_id == post_id).order_by(deliveries.c.variant)
+            ).scalars())
 
     def get_post(self, post_id: int) -> Post:
         with self.engine.connect() as conn:
