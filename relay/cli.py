@@ -133,6 +133,18 @@ def poll(ctx: click.Context, once: bool) -> None:
 
 
 @cli.command()
+@click.pass_context
+@_friendly_errors
+def worker(ctx: click.Context) -> None:
+    """Poll feeds and post, without the web server (run several on one PostgreSQL).
+
+    Instances share the work through the database: each feed and each post is taken by
+    one instance at a time, under a lease that frees it if that instance dies.
+    """
+    ctx.invoke(poll, once=False)
+
+
+@cli.command()
 @click.argument("source")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line (guid, url, link, text, ...).")
 @click.option("--base-url", default=None, help="Resolve relative links in a feed FILE against this URL.")
@@ -194,10 +206,12 @@ def config_check(ctx: click.Context) -> None:
 
 
 def _register_commands() -> None:
+    from relay.cli_db import db
     from relay.cli_feeds import feeds
     from relay.cli_outbox import outbox
     from relay.cli_republish import republish
 
+    cli.add_command(db)
     cli.add_command(outbox)
     cli.add_command(feeds)
     cli.add_command(republish)

@@ -45,6 +45,8 @@ RETRY_BASE = timedelta(seconds=30)
 RETRY_CEILING = timedelta(hours=1)
 PAUSE_RECHECK = timedelta(minutes=15)
 LEASE = timedelta(seconds=90)
+RECONCILE_MARGIN = timedelta(minutes=5)
+"""Clock skew between relay and X, when asking X for tweets since a delivery was claimed."""
 AMBIGUOUS = frozenset({"error", "interrupted"})
 """Attempt outcomes after which X may or may not have posted the tweet."""
 
@@ -72,7 +74,9 @@ class Outbox:
         recompose: Recompose | None = None,
         images: ImageSource | None = None,
         account: str = DEFAULT_ACCOUNT,
+        lease: timedelta = LEASE,
     ) -> None:
+        self.lease = lease
         self.store = store
         self.publisher = publisher
         self.caps = caps or Caps()
@@ -90,21 +94,32 @@ class Outbox:
     # -- recovery ------------------------------------------------------------------------
 
     def recover(self, now: datetime, *, all_sending: bool = False) -> list[int]:
-        """Settle deliveries a dead worker left in ``sending``: found on X -> sent, else queued again."""
-        abandoned = self.store.abandoned(now, all_sending=all_sending)
-        if not abandoned:
+        """Settle deliveries a dead worker left in ``sending``: found on X -> sent, else queued again.
+
+        Each is taken over atomically first, so two instances never settle the same one, and
+        X is searched back to the moment it was claimed (however many tweets came since).
+        """
+        taken = [
+            delivery for delivery in self.store.abandoned(now, all_sending=all_sending, account=self.account)
+            if self.store.take_over(delivery.id, now, lease=self.lease, abandoned_only=not all_sending)
+        ]
+        if not taken:
             return []
-        recent = self._recent_posts()
-        for delivery in abandoned:
+        recent = self._recent_posts(since=min(_claimed(d) for d in taken) - RECONCILE_MARGIN)
+        for delivery in taken:
             match = None if recent is None else _find(delivery, recent)
             if match is not None:
                 self._mark_sent(delivery, match.id, now, outcome="reconciled", dry_run=False)
                 log.info("found on X after a crash; not posting again",
                          extra={"delivery": delivery.id, "tweet_id": match.id})
+            elif recent is None:
+                self.store.finish_delivery(delivery.id, status=QUEUED, now=now, outcome="interrupted",
+                                           detail="X could not be asked whether it has this post; will ask again",
+                                           next_attempt_at=now + RETRY_BASE)
             else:
                 self.store.finish_delivery(delivery.id, status=QUEUED, now=now, outcome="interrupted",
-                                           detail="the worker stopped while posting; will check X before retrying")
-        return [d.id for d in abandoned]
+                                           detail="the worker stopped while posting; not on X, so it will be sent")
+        return [d.id for d in taken]
 
     # -- publishing ----------------------------------------------------------------------
 
@@ -116,7 +131,7 @@ class Outbox:
             report.blocked_reason = reason
             return report
         for _ in range(limit):
-            upcoming = self.store.next_due(now)
+            upcoming = self.store.next_due(now, self.account)
             if upcoming is None:
                 break
             verdict = gate(now, self.caps, self.store.usage(self.account, now, month_start(now, self.caps.timezone)),
@@ -126,7 +141,7 @@ class Outbox:
                 report.held_reason = verdict.reason
                 break
             self._hold(None, False)
-            claimed = self.store.claim_due(now, 1, lease=LEASE)
+            claimed = self.store.claim_due(now, 1, lease=self.lease, account=self.account)
             if not claimed:
                 break
             self._publish_one(claimed[0], now, report)
@@ -136,13 +151,8 @@ class Outbox:
 
     def _publish_one(self, delivery: DeliveryRow, now: datetime, report: PublishReport) -> None:
         finish = self.store.finish_delivery
-        if self._last_outcome(delivery) in AMBIGUOUS:
-            recent = self._recent_posts()
-            match = None if recent is None else _find(delivery, recent)
-            if match is not None:
-                self._mark_sent(delivery, match.id, now, outcome="reconciled", dry_run=False)
-                report.sent.append(delivery.id)
-                return
+        if self._last_outcome(delivery) in AMBIGUOUS and self._found_on_x(delivery, now, report):
+            return
         post = self.store.get_post(delivery.post_id)
         try:
             published = self.publisher.publish(delivery.text, self._media_for(post) or None)
@@ -157,6 +167,8 @@ class Outbox:
                    next_attempt_at=now + retry_delay(delivery.attempts))
             report.retried.append(delivery.id)
         except DuplicateContent as exc:
+            if self._had_ambiguous_attempt(delivery) and self._found_on_x(delivery, now, report):
+                return  # X has it because an earlier attempt did post it
             self._second_chance(delivery, post, now, report, why="vary", outcome="duplicate", error=exc,
                                 final_status=SKIPPED, allowed=delivery.variant > 0)
         except TweetRejected as exc:
@@ -199,6 +211,19 @@ class Outbox:
         self.store.finish_delivery(delivery.id, status=final_status, now=now, outcome=outcome, detail=str(error))
         (report.skipped if final_status == SKIPPED else report.failed).append(delivery.id)
 
+    def _found_on_x(self, delivery: DeliveryRow, now: datetime, report: PublishReport) -> bool:
+        """Look for this delivery's text on X since it was first tried; mark it sent when there."""
+        recent = self._recent_posts(since=delivery.created_at - RECONCILE_MARGIN)
+        match = None if recent is None else _find(delivery, recent)
+        if match is None:
+            return False
+        self._mark_sent(delivery, match.id, now, outcome="reconciled", dry_run=False)
+        report.sent.append(delivery.id)
+        return True
+
+    def _had_ambiguous_attempt(self, delivery: DeliveryRow) -> bool:
+        return any(a["outcome"] in AMBIGUOUS for a in self.store.attempts_for(delivery.id))
+
     def _mark_sent(self, delivery: DeliveryRow, tweet_id: str, now: datetime, *, outcome: str, dry_run: bool) -> None:
         self.store.finish_delivery(delivery.id, status=SENT, now=now, outcome=outcome, tweet_id=tweet_id,
                                    dry_run=dry_run, cost_usd=0.0 if dry_run else self._cost(delivery.text))
@@ -214,10 +239,10 @@ class Outbox:
             log.warning("posting without the image", extra={"image": post.image_url, "error": str(exc)})
             return []
 
-    def _recent_posts(self) -> Sequence[PostedTweet] | None:
-        """The account's recent tweets, or None when X cannot be asked right now."""
+    def _recent_posts(self, since: datetime) -> Sequence[PostedTweet] | None:
+        """The account's tweets back to ``since``, or None when X cannot be asked right now."""
         try:
-            return self.publisher.recent_posts(100)
+            return self.publisher.recent_posts(since=since)
         except PublishError as exc:
             log.warning("cannot list recent tweets to reconcile", extra={"error": str(exc)})
             return None
@@ -242,6 +267,10 @@ def retry_delay(attempts: int) -> timedelta:
     exponent = min(max(0, attempts - 1), 16)
     delay: timedelta = RETRY_BASE * (2**exponent)
     return min(delay, RETRY_CEILING)
+
+
+def _claimed(delivery: DeliveryRow) -> datetime:
+    return delivery.claimed_at or delivery.created_at
 
 
 def _comparable(text: str) -> str:

@@ -32,6 +32,8 @@ log = logging.getLogger("relay.polling")
 MIN_INTERVAL = timedelta(minutes=1)
 MAX_INTERVAL = timedelta(hours=24)
 BACKOFF_CEILING = timedelta(hours=6)
+FEED_LEASE = timedelta(minutes=5)
+"""Longer than any one feed's fetch, parse and page reads; a dead instance's feeds free up after it."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,8 @@ class FeedPoller:
         on_new_posts: NewPostsHook | None = None,
         push_live: Callable[[datetime], set[int]] | None = None,
         push_slowdown: float = 4.0,
+        instance: str = "relay",
+        lease: timedelta = FEED_LEASE,
     ) -> None:
         self.service = service
         self.enricher = enricher
@@ -84,6 +88,10 @@ class FeedPoller:
         self.push_live = push_live
         """Feed ids whose WebSub push is live: polled ``push_slowdown`` times less often."""
         self.push_slowdown = push_slowdown
+        self.instance = instance
+        """Who holds a feed's lease, for the operator reading the feeds table."""
+        self.batch_size = concurrency * 2
+        self.lease = lease
         self.store = service.store
         self.plans: Mapping[str, FeedPlan] = {plan.url: plan for plan in plans}
         self.client = client
@@ -92,17 +100,33 @@ class FeedPoller:
         self._slots = asyncio.Semaphore(concurrency)
 
     async def poll(self, now: datetime, *, only_due: bool = True) -> list[PollOutcome]:
-        """Poll every configured feed that is due (or all of them, for ``poll --once``)."""
+        """Poll every configured feed that is due (or all of them, for ``poll --once``).
+
+        Feeds are claimed in batches under a lease, so instances sharing a database split
+        the work between them and never fetch the same feed at once.
+        """
         rows = await asyncio.to_thread(self.store.sync_feeds, list(self.plans), now)
-        due = [r for r in rows if r.status == "active" and (not only_due or _is_due(r, now))]
-        if self.push_live is not None and only_due and due:
+        candidates = [r for r in rows if r.status == "active" and (not only_due or _is_due(r, now))]
+        if self.push_live is not None and only_due and candidates:
             live = await asyncio.to_thread(self.push_live, now)
-            due = [
-                r for r in due
+            candidates = [
+                r for r in candidates
                 if r.id not in live
                 or _safety_poll_due(r, now, self.plans[r.configured_url].interval, self.push_slowdown)
             ]
-        return list(await asyncio.gather(*(self._poll_guarded(row, now) for row in due)))
+        remaining = [r.id for r in candidates]
+        outcomes: list[PollOutcome] = []
+        while remaining:
+            claimed = await asyncio.to_thread(
+                self.store.claim_feeds, remaining, now, limit=self.batch_size, lease=self.lease,
+                instance=self.instance, only_due=only_due,
+            )
+            if not claimed:
+                break
+            taken = {feed.id for feed in claimed}
+            remaining = [feed_id for feed_id in remaining if feed_id not in taken]
+            outcomes += await asyncio.gather(*(self._poll_guarded(feed, now) for feed in claimed))
+        return outcomes
 
     async def _poll_guarded(self, feed: FeedRow, now: datetime) -> PollOutcome:
         async with self._slots:
@@ -122,6 +146,7 @@ class FeedPoller:
                              limits=self.limits)
         changes: dict[str, object] = {
             "last_checked_at": now,
+            "lease_until": None,
             "error_count": 0,
             "last_error": None,
             "etag": result.etag or feed.etag,
@@ -192,6 +217,7 @@ class FeedPoller:
         errors = feed.error_count + 1
         changes: dict[str, object] = {
             "last_checked_at": now,
+            "lease_until": None,
             "error_count": errors,
             "last_error": message,
             "next_check_at": self._next_check(plan, now, retry_after=retry_after, error_count=errors),
@@ -217,7 +243,7 @@ class FeedPoller:
             max_age_hint=max_age,
             retry_after=retry_after,
             error_count=error_count,
-            min_interval=MIN_INTERVAL,
+            min_interval=min(MIN_INTERVAL, plan.interval),
             max_interval=MAX_INTERVAL,
             backoff_ceiling=BACKOFF_CEILING,
         )

@@ -48,8 +48,8 @@ class Publisher(Protocol):
 
     def upload_image(self, data: bytes, mime: str, alt_text: str | None = None) -> str: ...
 
-    def recent_posts(self, max_results: int = 100) -> Sequence[PostedTweet]:
-        """The account's newest tweets, newest first, links expanded."""
+    def recent_posts(self, max_results: int = 100, since: datetime | None = None) -> Sequence[PostedTweet]:
+        """The account's newest tweets, newest first, links expanded; with ``since``, all back to then."""
         ...
 
 

@@ -7,7 +7,7 @@ Written against the store and the ports only (no adapter, no settings), so every
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -17,8 +17,9 @@ from relay.core.identity import dedup_key, normalise_url
 from relay.core.models import FeedDocument, Post, Tweet
 from relay.core.policy import Caps
 from relay.errors import RelayError
-from relay.outbox import Outbox, PublishReport
+from relay.outbox import LEASE, Outbox, PublishReport
 from relay.ports import ImageSource, Publisher
+from relay.store.outbox import DEFAULT_ACCOUNT
 from relay.store.rows import DeliveryRow, FeedRow, NewPost
 from relay.store.store import Store
 
@@ -63,12 +64,22 @@ class RelayService:
         caps: Caps | None = None,
         images: ImageSource | None = None,
         options_for: Callable[[int | None], ComposeOptions] = lambda _feed_id: ComposeOptions(),
+        accounts: Mapping[str, tuple[Publisher, Caps]] | None = None,
+        account_for: Callable[[int | None], str] = lambda _feed_id: DEFAULT_ACCOUNT,
+        lease: timedelta = LEASE,
     ) -> None:
         self.store = store
         self.publisher = publisher
         self.options_for = options_for
         """Compose options of a feed (``None``: posts that came by webhook or republish)."""
-        self.outbox = Outbox(store, publisher, caps=caps or Caps(), recompose=self.recompose, images=images)
+        self.account_for = account_for
+        """The X account a feed's posts go out as (``None``: webhook and republish by address)."""
+        self.outbox = Outbox(store, publisher, caps=caps or Caps(), recompose=self.recompose, images=images,
+                             lease=lease)
+        self.outboxes = {DEFAULT_ACCOUNT: self.outbox}
+        for name, (account_publisher, account_caps) in (accounts or {}).items():
+            self.outboxes[name] = Outbox(store, account_publisher, caps=account_caps, recompose=self.recompose,
+                                         images=images, account=name, lease=lease)
 
     # -- taking posts in -------------------------------------------------------------
 
@@ -97,7 +108,7 @@ class RelayService:
         enriched = list(shown) if shown is not None else [post for post, _ in result.post]
         items = [
             self._new_post(original, source="feed", options=options, now=now, post_it=True, shown=display,
-                           not_before=when)
+                           not_before=when, feed_id=feed.id)
             for (original, when), display in zip(result.post, enriched, strict=True)
         ]
         items += [self._new_post(p, source="feed", options=options, now=now, post_it=False) for p in result.remember]
@@ -133,7 +144,8 @@ class RelayService:
             self.store.forget_held(feed_id)
         else:
             for post_id, post in held:
-                self.store.add_variant(post_id, compose_tweet(post, options, today=now.date()), now)
+                self.store.add_variant(post_id, compose_tweet(post, options, today=now.date()), now,
+                                       account=self.account_for(feed_id))
         self.store.update_feed(feed_id, status="active", last_error=None)
         return len(held)
 
@@ -153,12 +165,17 @@ class RelayService:
     def _new_post(
         self, post: Post, *, source: str, options: ComposeOptions, now: datetime, post_it: bool,
         shown: Post | None = None, not_before: datetime | None = None, held: bool = False,
+        feed_id: int | None = None,
     ) -> NewPost:
         """``post`` gives the identity; ``shown`` (its page-enriched version) gives the tweet."""
         display = shown or post
         tweet = compose_tweet(display, options, today=now.date()) if post_it else None
         return NewPost(post=display, dedup_key=dedup_key(post), normalized_url=normalise_url(post.url),
-                       source=source, tweet=tweet, not_before=not_before, held=held)
+                       source=source, tweet=tweet, not_before=not_before, held=held,
+                       account=self.account_for(feed_id))
+
+    def _account_of(self, post_id: int) -> str:
+        return self.account_for(self.store.feed_id_of(post_id))
 
     def ingest_post(
         self,
@@ -183,7 +200,7 @@ class RelayService:
         post_id, known = existing
         if on_update == "repost_if_title_changed" and post.title.strip() != known.title.strip():
             tweet = compose_tweet(post, options, today=now.date())
-            delivery_id = self.store.add_variant(post_id, tweet, now)
+            delivery_id = self.store.add_variant(post_id, tweet, now, account=self._account_of(post_id))
             return PostDecision("queued", post_id=post_id, delivery_ids=[delivery_id])
         return PostDecision("already_known", post_id=post_id)
 
@@ -215,7 +232,7 @@ class RelayService:
                 today=now.date(),
             )
             if tweet.text not in earlier:
-                delivery_id = self.store.add_variant(post_id, tweet, now)
+                delivery_id = self.store.add_variant(post_id, tweet, now, account=self._account_of(post_id))
                 log.info("republish queued", extra={"post": post_id, "delivery": delivery_id})
                 return RepublishResult(post_id, delivery_id, tweet.text)
         raise RelayError("could not compose a text different from the earlier tweets; add a republish template")
@@ -258,11 +275,30 @@ class RelayService:
 
     @property
     def blocked_reason(self) -> str | None:
-        """Why X refused the account (credentials, credits), when publishing is paused."""
-        return self.outbox.blocked_reason
+        """Why X refused an account (credentials, credits), when its publishing is paused."""
+        reasons = [
+            reason if name == DEFAULT_ACCOUNT else f"account {name}: {reason}"
+            for name, outbox in self.outboxes.items()
+            if (reason := outbox.blocked_reason) is not None
+        ]
+        return "; ".join(reasons) or None
 
     def publish_due(self, now: datetime, *, limit: int = 10) -> PublishReport:
-        return self.outbox.publish_due(now, limit=limit)
+        """Drain every account's outbox; each account has its own caps, budget and pause."""
+        total = PublishReport()
+        for outbox in self.outboxes.values():
+            report = outbox.publish_due(now, limit=limit)
+            total.sent += report.sent
+            total.retried += report.retried
+            total.failed += report.failed
+            total.skipped += report.skipped
+            total.blocked_reason = total.blocked_reason or report.blocked_reason
+            total.held_reason = total.held_reason or report.held_reason
+        return total
+
+    def recover(self, now: datetime, *, all_sending: bool = False) -> list[int]:
+        """Settle what crashed workers left in ``sending``, account by account."""
+        return [i for outbox in self.outboxes.values() for i in outbox.recover(now, all_sending=all_sending)]
 
     def recompose(self, delivery: DeliveryRow, post: Post, why: str) -> Tweet | None:
         """A second text for a delivery X refused: shorter (too long) or varied (duplicate)."""

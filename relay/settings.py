@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from relay.core.compose import DEFAULT_TEMPLATE, validate_template
 from relay.errors import ConfigError
@@ -135,6 +135,8 @@ class PollingSettings(_Section):
     to release with `relay feeds release`, instead of being posted."""
     fetch_pages: bool = True
     """Read each new post's page for its og:image, canonical link and card tags."""
+    lease_seconds: float = Field(default=300, ge=1)
+    """How long an instance holds a feed it is checking; if it dies, others take the feed after this."""
 
 
 class PublishingSettings(_Section):
@@ -148,6 +150,8 @@ class PublishingSettings(_Section):
     monthly_budget_usd: float = Field(default=20.0, ge=0)
     cost_per_post_with_link_usd: float = Field(default=0.20, ge=0)
     cost_per_post_usd: float = Field(default=0.015, ge=0)
+    lease_seconds: float = Field(default=90, ge=1)
+    """How long an instance holds a post it is sending; longer than X's answer can take (30 s)."""
 
     @field_validator("quiet_hours")
     @classmethod
@@ -223,6 +227,28 @@ class LogSettings(_Section):
         return value.upper() if isinstance(value, str) else value
 
 
+class AccountSettings(_Section):
+    """Another X account relay posts as (an agency: one per client blog), with its own limits.
+
+    Limits left out fall back to [publishing].
+    """
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    consumer_key: SecretStr = SecretStr("")
+    consumer_secret: SecretStr = SecretStr("")
+    access_token: SecretStr = SecretStr("")
+    access_token_secret: SecretStr = SecretStr("")
+    daily_cap: int | None = Field(default=None, ge=1)
+    min_spacing_seconds: float | None = Field(default=None, ge=0)
+    quiet_hours: str | None = None
+    timezone: str | None = None
+    monthly_budget_usd: float | None = Field(default=None, ge=0)
+
+    @property
+    def secrets(self) -> list[SecretStr]:
+        return [self.consumer_key, self.consumer_secret, self.access_token, self.access_token_secret]
+
+
 class WordPressSettings(_Section):
     """The signed publish webhook sent by the relay-connector plugin."""
 
@@ -231,6 +257,8 @@ class WordPressSettings(_Section):
     previous_secret: SecretStr = SecretStr("")
     """The old secret, still accepted while you rotate to a new one."""
     on_update: Literal["ignore", "repost_if_title_changed"] = "ignore"
+    account: str = "default"
+    """The X account posts from WordPress go out as ([[accounts]] name, or "default" for [x])."""
     template: str = DEFAULT_TEMPLATE
     hashtags: bool = True
     max_hashtags: int = Field(default=3, ge=0, le=10)
@@ -253,6 +281,8 @@ class WordPressSettings(_Section):
 class FeedSettings(_Section):
     url: str
     name: str = ""
+    account: str = "default"
+    """The X account this blog posts as ([[accounts]] name, or "default" for [x])."""
     template: str = DEFAULT_TEMPLATE
     backfill: int = Field(default=0, ge=0, le=50)
     """On first sight of the feed, post the newest N entries instead of none."""
@@ -294,7 +324,24 @@ class Settings(_Section):
     evergreen: EvergreenSettings = EvergreenSettings()
     log: LogSettings = LogSettings()
     wordpress: WordPressSettings = WordPressSettings()
+    accounts: tuple[AccountSettings, ...] = ()
     feeds: tuple[FeedSettings, ...] = ()
+
+    @model_validator(mode="after")
+    def _accounts_exist(self) -> Settings:
+        names = [a.name for a in self.accounts]
+        if "default" in names or len(set(names)) != len(names):
+            raise ValueError('[[accounts]] names must be unique and not "default" (that one is [x])')
+        known = {"default", *names}
+        for where, account in [("wordpress", self.wordpress.account)] + [
+            (f"feeds.{i}", f.account) for i, f in enumerate(self.feeds)
+        ]:
+            if account not in known:
+                raise ValueError(
+                    f'{where}.account is "{account}", but no [[accounts]] block has that name '
+                    f"(known: {', '.join(sorted(known))})"
+                )
+        return self
 
     @property
     def dry_run(self) -> bool:
@@ -304,6 +351,7 @@ class Settings(_Section):
         """Every secret that is set, so the log filter can blank them wherever they appear."""
         secrets = [self.x.consumer_key, self.x.consumer_secret, self.x.access_token, self.x.access_token_secret]
         secrets += [self.api.token, self.wordpress.secret, self.wordpress.previous_secret, self.indexnow.key]
+        secrets += [secret for account in self.accounts for secret in account.secrets]
         return [s.get_secret_value() for s in secrets if s.get_secret_value()]
 
 
@@ -347,6 +395,12 @@ def _resolve_secret_files(raw: dict[str, Any]) -> dict[str, Any]:
     """Turn ``key_file = "/run/secrets/x"`` in a section into ``key = <file content>``."""
     resolved: dict[str, Any] = {}
     for section, values in raw.items():
+        if isinstance(values, list):  # [[accounts]], [[feeds]]: each table may name secret files too
+            resolved[section] = [
+                _resolve_secret_files({f"{section}.{i}": v})[f"{section}.{i}"] if isinstance(v, dict) else v
+                for i, v in enumerate(values)
+            ]
+            continue
         if not isinstance(values, dict):
             resolved[section] = values
             continue
@@ -398,6 +452,9 @@ def _explain(exc: ValidationError) -> str:
             lines.append(f"config error in {location}: this setting is required.")
         else:
             message = error["msg"].removeprefix("Value error, ")
+            if not error["loc"]:  # a rule across settings: the message names the keys itself
+                lines.append(f"config error: {message}.")
+                continue
             shown = "" if str(error["loc"][-1]) in SECRET_KEYS else f" (got {error.get('input')!r})"
             lines.append(f"config error in {location}: {message}{shown}.")
     return "\n".join(lines)

@@ -7,6 +7,8 @@ pieces (the emulator's URL, a temporary database) through the same function.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,7 +25,15 @@ from relay.enrich import PageEnricher
 from relay.polling import FeedPlan, FeedPoller
 from relay.ports import Publisher
 from relay.service import RelayService
-from relay.settings import FeedSettings, Settings, WordPressSettings, parse_quiet_hours
+from relay.settings import (
+    AccountSettings,
+    FeedSettings,
+    PublishingSettings,
+    Settings,
+    WordPressSettings,
+    XSettings,
+    parse_quiet_hours,
+)
 from relay.store.engine import make_engine
 from relay.store.store import Store
 from relay.worker import Worker
@@ -60,18 +70,14 @@ class Runtime:
         self.store.engine.dispose()
 
 
-def build_publisher(settings: Settings) -> Publisher:
+def build_publisher(settings: Settings, account: XSettings | AccountSettings | None = None) -> Publisher:
     """The tweepy publisher when all four credentials are set, else dry-run."""
-    if settings.dry_run:
+    keys = account or settings.x
+    values = [s.get_secret_value() for s in (keys.consumer_key, keys.consumer_secret, keys.access_token,
+                                             keys.access_token_secret)]
+    if not all(values):
         return DryRunPublisher()
-    x = settings.x
-    credentials = XCredentials(
-        consumer_key=x.consumer_key.get_secret_value(),
-        consumer_secret=x.consumer_secret.get_secret_value(),
-        access_token=x.access_token.get_secret_value(),
-        access_token_secret=x.access_token_secret.get_secret_value(),
-    )
-    return XPublisher(credentials, api_base_url=x.api_base_url)
+    return XPublisher(XCredentials(*values), api_base_url=settings.x.api_base_url)
 
 
 def compose_options(feed: FeedSettings | WordPressSettings) -> ComposeOptions:
@@ -104,8 +110,13 @@ def feed_plans(settings: Settings) -> list[FeedPlan]:
     ]
 
 
-def caps_from(settings: Settings) -> Caps:
+def caps_from(settings: Settings, account: AccountSettings | None = None) -> Caps:
+    """[publishing], with what an [[accounts]] block sets for itself on top."""
     publishing = settings.publishing
+    if account is not None:
+        overrides = {k: v for k, v in account.model_dump(include=set(PublishingSettings.model_fields)).items()
+                     if v is not None}
+        publishing = publishing.model_copy(update=overrides)
     quiet = parse_quiet_hours(publishing.quiet_hours) if publishing.quiet_hours else None
     return Caps(
         daily_cap=publishing.daily_cap,
@@ -132,18 +143,35 @@ def options_lookup(settings: Settings, store: Store) -> Callable[[int | None], C
     return options_for
 
 
+def account_lookup(settings: Settings, store: Store) -> Callable[[int | None], str]:
+    """Feed id -> the X account its posts go out as; no feed: the [wordpress] account."""
+    by_url = {feed.url: feed.account for feed in settings.feeds}
+
+    def account_for(feed_id: int | None) -> str:
+        if feed_id is None:
+            return settings.wordpress.account
+        return by_url.get(store.get_feed(feed_id).configured_url, "default")
+
+    return account_for
+
+
 def build_runtime(settings: Settings, *, publisher: Publisher | None = None) -> Runtime:
     store = Store(make_engine(settings.database.url))
     publisher = publisher or build_publisher(settings)
     images = SafeFetcher(allow_hosts=settings.fetch.allow_hosts) if settings.fetch.images else None
+    accounts = {a.name: (build_publisher(settings, a), caps_from(settings, a)) for a in settings.accounts}
     service = RelayService(store, publisher, caps=caps_from(settings), images=images,
-                           options_for=options_lookup(settings, store))
+                           options_for=options_lookup(settings, store), accounts=accounts,
+                           account_for=account_lookup(settings, store),
+                           lease=timedelta(seconds=settings.publishing.lease_seconds))
     limits = FetchLimits()
     http = make_client(limits)
     poller = FeedPoller(
         service, feed_plans(settings), client=http, limits=limits,
         concurrency=settings.polling.concurrency, jitter=settings.polling.jitter,
         enricher=PageEnricher(http) if settings.polling.fetch_pages else None,
+        instance=f"{socket.gethostname()}:{os.getpid()}",
+        lease=timedelta(seconds=settings.polling.lease_seconds),
     )
     worker = Worker(service, poller, now=utc_now, tick_seconds=settings.polling.publish_interval_seconds,
                     sole_worker=store.engine.dialect.name == "sqlite")

@@ -79,7 +79,7 @@ class Worker:
     async def recover(self) -> None:
         """Settle deliveries a crashed worker left half-done, before posting anything new."""
         all_sending = self.sole_worker and not self._recovered
-        settled = await asyncio.to_thread(self.service.outbox.recover, self.now(), all_sending=all_sending)
+        settled = await asyncio.to_thread(self.service.recover, self.now(), all_sending=all_sending)
         self._recovered = True
         if settled:
             log.warning("settled deliveries left by a stopped worker", extra={"deliveries": settled})

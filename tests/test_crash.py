@@ -56,7 +56,8 @@ def write_config(tmp_path: Path, feeds: FeedServer) -> Path:
     config = tmp_path / "relay.toml"
     config.write_text(
         "[polling]\npublish_interval_seconds = 0.2\nmax_posts_per_round = 50\nspacing_minutes = 0\n"
-        "max_age_days = 3650\nfetch_pages = false\n[fetch]\nimages = false\n[log]\nformat = \"text\"\n" + blocks,
+        "max_age_days = 3650\nfetch_pages = false\n[publishing]\nmonthly_budget_usd = 0\n"
+        '[fetch]\nimages = false\n[log]\nformat = "text"\n' + blocks,
         encoding="utf-8",
     )
     return config

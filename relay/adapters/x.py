@@ -306,8 +306,13 @@ class XPublisher:
             self._account = XAccount(id=str(answer.data.id), username=str(answer.data.username))
         return self._account
 
-    def recent_tweets(self, user_id: str, since_id: str | None = None, max_results: int = 100) -> list[RecentTweet]:
-        """Up to ``max_results`` of the account's newest tweets (newer than ``since_id``), newest first."""
+    def recent_tweets(
+        self, user_id: str, since_id: str | None = None, max_results: int = 100, since: datetime | None = None
+    ) -> list[RecentTweet]:
+        """Up to ``max_results`` of the account's newest tweets, newest first.
+
+        Pages stop at ``since_id``, or once a page reaches tweets older than ``since``.
+        """
         found: list[RecentTweet] = []
         token: str | None = None
         while len(found) < max_results:
@@ -331,13 +336,18 @@ class XPublisher:
                     )
                 )
             token = (answer.meta or {}).get("next_token")
-            if not token:
+            oldest = found[-1].created_at if found else None
+            if not token or (since is not None and oldest is not None and oldest < since):
                 break
         return found[:max_results]
 
-    def recent_posts(self, max_results: int = 100) -> list[RecentTweet]:
-        """The account's own newest tweets, newest first, links expanded (the port's reconcile call)."""
-        return self.recent_tweets(self.me().id, max_results=max_results)
+    def recent_posts(self, max_results: int = 100, since: datetime | None = None) -> list[RecentTweet]:
+        """The account's own newest tweets, newest first, links expanded (the port's reconcile call).
+
+        With ``since``, every tweet back to that moment (up to X's 3,200-tweet timeline limit).
+        """
+        limit = 3200 if since is not None else max_results
+        return self.recent_tweets(self.me().id, max_results=limit, since=since)
 
     def tweet_metrics(self, ids: Sequence[str]) -> dict[str, TweetMetrics]:
         """Counters of the given tweets; unknown ids are left out, private counters None after 30 days."""
@@ -404,6 +414,6 @@ class DryRunPublisher:
     def upload_image(self, data: bytes, mime: str, alt_text: str | None = None) -> str:
         return f"dry-run-media-{next(self._counter)}"
 
-    def recent_posts(self, max_results: int = 100) -> list[RecentTweet]:
+    def recent_posts(self, max_results: int = 100, since: datetime | None = None) -> list[RecentTweet]:
         """Nothing was ever posted, so there is nothing to reconcile."""
         return []

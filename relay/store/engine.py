@@ -14,7 +14,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import StaticPool
 
@@ -65,6 +65,9 @@ def apply_migrations(engine: Engine) -> list[str]:
     head = ScriptDirectory.from_config(config).get_current_head()
     try:
         with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Instances starting together on an empty database migrate one after the other.
+                connection.execute(text("SELECT pg_advisory_xact_lock(7265001)"))
             before = MigrationContext.configure(connection).get_current_revision()
             if before == head:
                 return []

@@ -23,9 +23,12 @@ DELIVERY_STATES = (QUEUED, SENDING, SENT, FAILED, SKIPPED)
 DEFAULT_ACCOUNT = "default"
 
 
-def queued_delivery(post_id: int, variant: int, tweet: Tweet, now: datetime) -> dict[str, Any]:
+def queued_delivery(
+    post_id: int, variant: int, tweet: Tweet, now: datetime, account: str = DEFAULT_ACCOUNT
+) -> dict[str, Any]:
     """Column values of a new delivery, due at once."""
     return {
+        "account": account,
         "post_id": post_id,
         "variant": variant,
         "status": QUEUED,
@@ -43,7 +46,9 @@ def queued_delivery(post_id: int, variant: int, tweet: Tweet, now: datetime) -> 
 class OutboxQueries:
     engine: Engine
 
-    def claim_due(self, now: datetime, limit: int, *, lease: timedelta = timedelta(seconds=90)) -> list[DeliveryRow]:
+    def claim_due(
+        self, now: datetime, limit: int, *, lease: timedelta = timedelta(seconds=90), account: str | None = None
+    ) -> list[DeliveryRow]:
         """Move up to ``limit`` due deliveries from queued to sending, under a lease.
 
         The guarded UPDATE (``status = 'queued'``) makes a claim atomic on both databases;
@@ -51,7 +56,7 @@ class OutboxQueries:
         """
         query = (
             select(deliveries.c.id)
-            .where(and_(deliveries.c.status == QUEUED, deliveries.c.next_attempt_at <= now))
+            .where(_due(now, account))
             .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
             .limit(limit)
         )
@@ -71,24 +76,34 @@ class OutboxQueries:
                     claimed.append(row_to(DeliveryRow, row._mapping))
         return claimed
 
-    def next_due(self, now: datetime) -> DeliveryRow | None:
+    def next_due(self, now: datetime, account: str | None = None) -> DeliveryRow | None:
         """The delivery that would be claimed next, without claiming it (to price it first)."""
         with self.engine.connect() as conn:
             row = conn.execute(
                 select(deliveries)
-                .where(and_(deliveries.c.status == QUEUED, deliveries.c.next_attempt_at <= now))
+                .where(_due(now, account))
                 .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
                 .limit(1)
             ).first()
         return None if row is None else row_to(DeliveryRow, row._mapping)
 
-    def abandoned(self, now: datetime, *, all_sending: bool = False) -> list[DeliveryRow]:
+    def abandoned(self, now: datetime, *, all_sending: bool = False, account: str | None = None) -> list[DeliveryRow]:
         """Deliveries left in ``sending`` by a worker that died (lease run out), or all of them."""
         condition = deliveries.c.status == SENDING
+        if account is not None:
+            condition = and_(condition, deliveries.c.account == account)
         if not all_sending:
             condition = and_(condition, or_(deliveries.c.lease_until.is_(None), deliveries.c.lease_until < now))
         with self.engine.connect() as conn:
             return [row_to(DeliveryRow, r._mapping) for r in conn.execute(select(deliveries).where(condition))]
+
+    def take_over(self, delivery_id: int, now: datetime, *, lease: timedelta, abandoned_only: bool) -> bool:
+        """Atomically take a ``sending`` delivery whose worker died; False when another instance was faster."""
+        condition = and_(deliveries.c.id == delivery_id, deliveries.c.status == SENDING)
+        if abandoned_only:
+            condition = and_(condition, or_(deliveries.c.lease_until.is_(None), deliveries.c.lease_until < now))
+        with self.engine.begin() as conn:
+            return bool(conn.execute(update(deliveries).where(condition).values(lease_until=now + lease)).rowcount)
 
     def finish_delivery(
         self,
@@ -200,6 +215,11 @@ class OutboxQueries:
             changed = conn.execute(update(accounts).where(accounts.c.name == account).values(**values)).rowcount
             if not changed:
                 conn.execute(insert(accounts).values(name=account, **values))
+
+
+def _due(now: datetime, account: str | None) -> Any:
+    condition = and_(deliveries.c.status == QUEUED, deliveries.c.next_attempt_at <= now)
+    return condition if account is None else and_(condition, deliveries.c.account == account)
 
 
 def aware(value: datetime | None) -> datetime | None:

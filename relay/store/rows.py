@@ -41,6 +41,8 @@ class NewPost:
     """When the tweet may go out (spacing of a burst); None means at once."""
     held: bool = False
     """Recorded but waiting for the operator (a suspicious burst of new entries)."""
+    account: str = "default"
+    """The X account the tweet goes out as."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class DeliveryRow:
     last_error: str | None
     created_at: datetime
     sent_at: datetime | None
+    claimed_at: datetime | None = None
 
 
 def row_to(cls: type[Any], mapping: Any) -> Any:

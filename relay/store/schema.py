@@ -71,6 +71,9 @@ feeds = Table(
     Column("last_error", Text),
     Column("last_new_entry_at", UTCDateTime()),
     Column("created_at", UTCDateTime(), nullable=False),
+    Column("lease_until", UTCDateTime()),
+    Column("claimed_by", String(64)),
+    Index("ix_feeds_due", "status", "next_check_at"),
 )
 
 posts = Table(
@@ -116,6 +119,7 @@ deliveries = Table(
     UniqueConstraint("post_id", "variant", name="uq_deliveries_post_variant"),
     Index("ix_deliveries_status_due", "status", "next_attempt_at"),
     Index("ix_deliveries_account_sent", "account", "sent_at"),
+    Index("ix_deliveries_account_due", "account", "status", "next_attempt_at"),
 )
 
 accounts = Table(

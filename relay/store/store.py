@@ -9,7 +9,7 @@ processes racing on the same post still record it once.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, and_, case, func, insert, or_, select, update
@@ -46,6 +46,37 @@ class Store(OutboxQueries):
                     )
             rows = conn.execute(select(feeds).where(feeds.c.configured_url.in_(wanted)).order_by(feeds.c.id))
             return [row_to(FeedRow, r._mapping) for r in rows]
+
+    def claim_feeds(
+        self, feed_ids: Sequence[int], now: datetime, *, limit: int, lease: timedelta, instance: str,
+        only_due: bool = True,
+    ) -> list[FeedRow]:
+        """Take up to ``limit`` of these feeds for this instance, under a lease.
+
+        Many instances share one database: a feed is fetched by one of them at a time
+        (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, a guarded UPDATE everywhere), and a lease
+        that runs out (its instance died) frees the feed for the others.
+        """
+        if not feed_ids:
+            return []
+        free = or_(feeds.c.lease_until.is_(None), feeds.c.lease_until < now)
+        wanted = and_(feeds.c.id.in_(list(feed_ids)), feeds.c.status == "active", free)
+        if only_due:
+            wanted = and_(wanted, or_(feeds.c.next_check_at.is_(None), feeds.c.next_check_at <= now))
+        query = select(feeds.c.id).where(wanted).order_by(feeds.c.next_check_at, feeds.c.id).limit(limit)
+        claimed: list[FeedRow] = []
+        with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            for feed_id in conn.execute(query).scalars().all():
+                won = conn.execute(
+                    update(feeds).where(and_(feeds.c.id == feed_id, free))
+                    .values(lease_until=now + lease, claimed_by=instance)
+                ).rowcount
+                if won:
+                    row = conn.execute(select(feeds).where(feeds.c.id == feed_id)).one()
+                    claimed.append(row_to(FeedRow, row._mapping))
+        return claimed
 
     def list_feeds(self) -> list[FeedRow]:
         with self.engine.connect() as conn:
@@ -102,7 +133,7 @@ class Store(OutboxQueries):
                 post_id = result.scalar_one_or_none()
                 if post_id is None or item.tweet is None:
                     continue
-                values = queued_delivery(post_id, 0, item.tweet, now)
+                values = queued_delivery(post_id, 0, item.tweet, now, item.account)
                 if item.not_before is not None:
                     values["next_attempt_at"] = item.not_before
                 delivery_id = conn.execute(insert(deliveries).values(**values).returning(deliveries.c.id)).scalar_one()
@@ -118,15 +149,14 @@ class Store(OutboxQueries):
                     return row.id, post_from_json(row.data)
         return None
 
-    def add_variant(self, post_id: int, tweet: Tweet, now: datetime) -> int:
+    def add_variant(self, post_id: int, tweet: Tweet, now: datetime, *, account: str = "default") -> int:
         """Queue another tweet for a known post (an edit, a republish), under the next variant number."""
         with self.engine.begin() as conn:
             variant = conn.execute(
                 select(func.coalesce(func.max(deliveries.c.variant), -1) + 1).where(deliveries.c.post_id == post_id)
             ).scalar_one()
-            return int(conn.execute(
-                insert(deliveries).values(**queued_delivery(post_id, variant, tweet, now)).returning(deliveries.c.id)
-            ).scalar_one())
+            values = queued_delivery(post_id, variant, tweet, now, account)
+            return int(conn.execute(insert(deliveries).values(**values).returning(deliveries.c.id)).scalar_one())
 
     def skip_queued(self, post_id: int, now: datetime, *, reason: str) -> list[int]:
         """Mark every still-queued delivery of a post skipped; returns their ids."""
