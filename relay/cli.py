@@ -8,36 +8,17 @@ stderr and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
 
 import click
 
 from relay import __version__
-from relay.errors import ConfigError, RelayError
+from relay.cli_support import friendly_errors as _friendly_errors
 from relay.settings import Settings, load_settings
 
-F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("relay")
-
-
-def _friendly_errors(func: F) -> F:
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except ConfigError as exc:
-            click.echo(f"relay: {exc}", err=True)
-            raise SystemExit(2) from None
-        except RelayError as exc:
-            click.echo(f"relay: {exc}", err=True)
-            raise SystemExit(1) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _settings(ctx: click.Context) -> Settings:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from relay.errors import ConfigError, RelayError
+from relay.cli_support import friendly_errors
 
 
 @click.group()
@@ -31,6 +31,7 @@ def db() -> None:
 @click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(1, 100_000),
               help="Rows per INSERT.")
 @click.pass_context
+@friendly_errors
 def copy(ctx: click.Context, source: str | None, target: str | None, force: bool, batch_size: int) -> None:
     """Copy every table to another database, keeping ids, then check the row counts.
 
@@ -52,19 +53,12 @@ def copy(ctx: click.Context, source: str | None, target: str | None, force: bool
     from relay.dbcopy import copy_database, rows_text, safe_url
     from relay.settings import load_settings
 
-    try:
-        if source is None and target is None:
-            raise click.UsageError("give --from, --to or both (the one left out is the configured database.url)")
-        if source is None or target is None:
-            root = ctx.find_root().obj
-            configured = load_settings(root.get("config") if isinstance(root, dict) else None).database.url
-            source, target = source or configured, target or configured
-        report = copy_database(source, target, force=force, batch_size=batch_size, say=click.echo)
-    except ConfigError as exc:
-        click.echo(f"relay: {exc}", err=True)
-        raise SystemExit(2) from None
-    except RelayError as exc:
-        click.echo(f"relay: {exc}", err=True)
-        raise SystemExit(1) from None
+    if source is None and target is None:
+        raise click.UsageError("give --from, --to or both (the one left out is the configured database.url)")
+    if source is None or target is None:
+        root = ctx.find_root().obj
+        configured = load_settings(root.get("config") if isinstance(root, dict) else None).database.url
+        source, target = source or configured, target or configured
+    report = copy_database(source, target, force=force, batch_size=batch_size, say=click.echo)
     click.echo(f"done: {rows_text(sum(report.rows.values()))} copied into {safe_url(target)}. "
                "Point database.url (or RELAY_DATABASE_URL) of every instance at it, then start relay.")

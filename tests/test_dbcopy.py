@@ -9,11 +9,9 @@ nulls, NULLs in every nullable column, ids with gaps).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import click
@@ -44,7 +42,7 @@ from relay.store.engine import apply_migrations, current_head, current_revision,
 from relay.store.rows import NewPost
 from relay.store.schema import UTCDateTime, metadata
 from relay.store.store import Store
-from tests.conftest import PG_SKIP_REASON, PG_URL
+from tests.conftest import fresh_postgres_schema
 
 PARIS = ZoneInfo("Europe/Paris")
 ROWS_PER_TABLE = 3
@@ -172,19 +170,8 @@ def assert_usable_after_copy(target: Engine) -> None:
 @pytest.fixture
 def other_postgres_url() -> Iterator[str]:
     """A second fresh PostgreSQL schema, for PostgreSQL -> PostgreSQL."""
-    if not PG_URL:
-        pytest.skip(PG_SKIP_REASON)
-    import psycopg
-
-    schema = f"relay_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    separator = "&" if "?" in PG_URL else "?"
-    try:
-        yield f"{PG_URL}{separator}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with psycopg.connect(PG_URL, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with fresh_postgres_schema() as url:
+        yield url
 
 
 # -- the moves -------------------------------------------------------------------------
