@@ -11,34 +11,48 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from datetime import time
 from pathlib import Path
-from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import ValidationError, model_validator
 
-from relay.core.compose import DEFAULT_TEMPLATE, validate_template
 from relay.errors import ConfigError
+from relay.settings_sections import (
+    REPUBLISH_TEMPLATES,
+    AccountSettings,
+    ApiSettings,
+    DatabaseSettings,
+    EvergreenSettings,
+    FeedSettings,
+    FetchSettings,
+    IndexNowSettings,
+    LogSettings,
+    PollingSettings,
+    PublishingSettings,
+    ServerSettings,
+    WebSubSettings,
+    WordPressSettings,
+    XSettings,
+    _Section,
+    parse_quiet_hours,
+)
+
+__all__ = [
+    "REPUBLISH_TEMPLATES",
+    "AccountSettings",
+    "FeedSettings",
+    "PublishingSettings",
+    "Settings",
+    "WordPressSettings",
+    "XSettings",
+    "load_settings",
+    "parse_quiet_hours",
+]
 
 SECTIONS = (
     "server", "database", "x", "api", "polling", "publishing", "fetch", "websub", "indexnow", "evergreen", "log",
     "wordpress",
 )
-
-REPUBLISH_TEMPLATES = (
-    "{title}\n\n{link}\n\n{hashtags}",
-    "{summary}\n\n{title} {link}",
-    "{title}: {summary}\n\n{link}",
-)
-"""Alternates for republishing: X refuses a text it has already seen."""
-
-
-def _check_templates(values: tuple[str, ...]) -> tuple[str, ...]:
-    for template in values:
-        validate_template(template)
-    return values
-"""Top-level tables that environment variables may override (``[[feeds]]`` is file-only)."""
 
 ENV_PREFIX = "RELAY_"
 SECRET_KEYS = frozenset(
@@ -49,266 +63,6 @@ SECRET_KEYS = frozenset(
 
 IGNORED_ENV = {"RELAY_CONFIG"}
 """Environment variables that start with the prefix but are not settings."""
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ServerSettings(_Section):
-    host: str = "127.0.0.1"
-    port: int = Field(default=8080, ge=1, le=65535)
-    public_url: str = ""
-    """The address people reach relay at (for tracked links and the WordPress plugin)."""
-
-    @field_validator("public_url")
-    @classmethod
-    def _public_url_is_http(cls, value: str) -> str:
-        if value and not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://, for example https://relay.example.com")
-        return value.rstrip("/")
-
-
-class DatabaseSettings(_Section):
-    url: str = "sqlite:///relay.db"
-
-    @field_validator("url")
-    @classmethod
-    def _known_database(cls, value: str) -> str:
-        if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
-            raise ValueError(
-                "must be sqlite:///path/to/relay.db or postgresql://user@host:5432/dbname"
-            )
-        return value
-
-
-class XSettings(_Section):
-    api_base_url: str = "https://api.twitter.com"
-    consumer_key: SecretStr = SecretStr("")
-    consumer_secret: SecretStr = SecretStr("")
-    access_token: SecretStr = SecretStr("")
-    access_token_secret: SecretStr = SecretStr("")
-
-    @field_validator("api_base_url")
-    @classmethod
-    def _base_url_is_http(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be a URL such as https://api.twitter.com")
-        return value.rstrip("/")
-
-    @property
-    def has_credentials(self) -> bool:
-        """All four OAuth 1.0a values are set; otherwise relay runs in dry-run."""
-        return all(
-            secret.get_secret_value()
-            for secret in (self.consumer_key, self.consumer_secret, self.access_token, self.access_token_secret)
-        )
-
-    @property
-    def partly_configured(self) -> bool:
-        """Some but not all credentials are set: almost always a typo worth stopping for."""
-        values = [
-            secret.get_secret_value()
-            for secret in (self.consumer_key, self.consumer_secret, self.access_token, self.access_token_secret)
-        ]
-        return any(values) and not all(values)
-
-
-class ApiSettings(_Section):
-    token: SecretStr = SecretStr("")
-    """Bearer token for the JSON API and the dashboard; empty disables them."""
-
-
-class PollingSettings(_Section):
-    interval_minutes: float = Field(default=15, gt=0)
-    jitter: float = Field(default=0.1, ge=0, le=0.5)
-    concurrency: int = Field(default=20, ge=1, le=1000)
-    publish_interval_seconds: float = Field(default=5, gt=0)
-    """How often the worker looks at the outbox for posts that are due."""
-    max_age_days: float = Field(default=7, gt=0)
-    """Entries published longer ago than this are never posted (a feed that resurfaces old posts)."""
-    max_posts_per_round: int = Field(default=3, ge=1)
-    """At most this many new entries of one feed go out at once; the rest follow, spaced."""
-    spacing_minutes: float = Field(default=10, ge=0)
-    hold_threshold: int = Field(default=5, ge=1)
-    """More new entries than this in one look (a CMS migration that rewrote every link) are held for you
-    to release with `relay feeds release`, instead of being posted."""
-    fetch_pages: bool = True
-    """Read each new post's page for its og:image, canonical link and card tags."""
-    lease_seconds: float = Field(default=300, ge=1)
-    """How long an instance holds a feed it is checking; if it dies, others take the feed after this."""
-
-
-class PublishingSettings(_Section):
-    """Caps and budget: every post costs money, and a burst of posts looks like spam."""
-
-    daily_cap: int = Field(default=2400, ge=1)
-    min_spacing_seconds: float = Field(default=0, ge=0)
-    quiet_hours: str = ""
-    """``"22:00-07:00"``: no posts in that window (in ``timezone``); queued posts wait."""
-    timezone: str = "UTC"
-    monthly_budget_usd: float = Field(default=20.0, ge=0)
-    cost_per_post_with_link_usd: float = Field(default=0.20, ge=0)
-    cost_per_post_usd: float = Field(default=0.015, ge=0)
-    lease_seconds: float = Field(default=90, ge=1)
-    """How long an instance holds a post it is sending; longer than X's answer can take (30 s)."""
-
-    @field_validator("quiet_hours")
-    @classmethod
-    def _quiet_hours_shape(cls, value: str) -> str:
-        if value and parse_quiet_hours(value) is None:
-            raise ValueError('must look like "22:00-07:00" (start-end, 24-hour clock), or be empty')
-        return value
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError('must be a time zone name such as "Europe/Paris" or "UTC"') from None
-        return value
-
-
-def parse_quiet_hours(value: str) -> tuple[time, time] | None:
-    """``"22:00-07:00"`` -> (22:00, 07:00); None when the text is not of that shape."""
-    start, sep, end = value.replace(" ", "").partition("-")
-    try:
-        return (time.fromisoformat(start), time.fromisoformat(end)) if sep else None
-    except ValueError:
-        return None
-
-
-class FetchSettings(_Section):
-    """Fetching pages and images whose address came from outside (feeds, webhooks, the API)."""
-
-    allow_hosts: tuple[str, ...] = ()
-    """Hosts that may resolve to private or loopback addresses (an intranet blog, a test server)."""
-    images: bool = True
-    """Attach the post's featured image to the tweet."""
-
-
-class WebSubSettings(_Section):
-    """Push: blogs that announce a WebSub hub tell relay about new posts at once."""
-
-    enabled: bool = True
-    """Subscribe when a feed names a hub (needs server.public_url reachable by the hub)."""
-    lease_seconds: int = Field(default=864000, ge=3600)
-    """How long a subscription is asked for (10 days); relay renews it before it ends."""
-    safety_poll_factor: float = Field(default=4.0, ge=1.0)
-    """While push is live, feeds are still polled, this many times less often."""
-
-
-class IndexNowSettings(_Section):
-    """Tell search engines about a new post at once (https://www.indexnow.org)."""
-
-    key: SecretStr = SecretStr("")
-    """Your IndexNow key (the same one served at https://your-blog/<key>.txt); empty turns it off."""
-    endpoint: str = "https://api.indexnow.org/indexnow"
-
-
-class EvergreenSettings(_Section):
-    """Keeping a quiet account alive by re-sharing an older post (opt-in)."""
-
-    enabled: bool = False
-    after_days: float = Field(default=14, gt=0)
-    """Re-share when the blog has published nothing for this many days."""
-    min_gap_days: float = Field(default=90, gt=0)
-    """Never re-share the same post twice within this many days."""
-
-
-class LogSettings(_Section):
-    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    format: Literal["json", "text"] = "json"
-
-    @field_validator("level", mode="before")
-    @classmethod
-    def _upper(cls, value: Any) -> Any:
-        return value.upper() if isinstance(value, str) else value
-
-
-class AccountSettings(_Section):
-    """Another X account relay posts as (an agency: one per client blog), with its own limits.
-
-    Limits left out fall back to [publishing].
-    """
-
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
-    consumer_key: SecretStr = SecretStr("")
-    consumer_secret: SecretStr = SecretStr("")
-    access_token: SecretStr = SecretStr("")
-    access_token_secret: SecretStr = SecretStr("")
-    daily_cap: int | None = Field(default=None, ge=1)
-    min_spacing_seconds: float | None = Field(default=None, ge=0)
-    quiet_hours: str | None = None
-    timezone: str | None = None
-    monthly_budget_usd: float | None = Field(default=None, ge=0)
-
-    @property
-    def secrets(self) -> list[SecretStr]:
-        return [self.consumer_key, self.consumer_secret, self.access_token, self.access_token_secret]
-
-
-class WordPressSettings(_Section):
-    """The signed publish webhook sent by the relay-connector plugin."""
-
-    secret: SecretStr = SecretStr("")
-    """Shared signing secret (``whsec_<base64>`` or any long string); empty turns the webhook off."""
-    previous_secret: SecretStr = SecretStr("")
-    """The old secret, still accepted while you rotate to a new one."""
-    on_update: Literal["ignore", "repost_if_title_changed"] = "ignore"
-    account: str = "default"
-    """The X account posts from WordPress go out as ([[accounts]] name, or "default" for [x])."""
-    template: str = DEFAULT_TEMPLATE
-    hashtags: bool = True
-    max_hashtags: int = Field(default=3, ge=0, le=10)
-    hashtag_deny: tuple[str, ...] = ()
-    utm_campaign: str = "{slug}"
-    republish_templates: tuple[str, ...] = REPUBLISH_TEMPLATES
-
-    @field_validator("template")
-    @classmethod
-    def _template_is_known(cls, value: str) -> str:
-        validate_template(value)
-        return value
-
-    @field_validator("republish_templates")
-    @classmethod
-    def _alternates_are_known(cls, values: tuple[str, ...]) -> tuple[str, ...]:
-        return _check_templates(values)
-
-
-class FeedSettings(_Section):
-    url: str
-    name: str = ""
-    account: str = "default"
-    """The X account this blog posts as ([[accounts]] name, or "default" for [x])."""
-    template: str = DEFAULT_TEMPLATE
-    backfill: int = Field(default=0, ge=0, le=50)
-    """On first sight of the feed, post the newest N entries instead of none."""
-    hashtags: bool = True
-    max_hashtags: int = Field(default=3, ge=0, le=10)
-    hashtag_deny: tuple[str, ...] = ()
-    utm_campaign: str = "{slug}"
-    republish_templates: tuple[str, ...] = REPUBLISH_TEMPLATES
-
-    @field_validator("republish_templates")
-    @classmethod
-    def _alternates_are_known(cls, values: tuple[str, ...]) -> tuple[str, ...]:
-        return _check_templates(values)
-
-    @field_validator("url")
-    @classmethod
-    def _feed_url_is_http(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be the feed's full address, for example https://example.com/feed/")
-        return value
-
-    @field_validator("template")
-    @classmethod
-    def _template_is_known(cls, value: str) -> str:
-        validate_template(value)
-        return value
 
 
 class Settings(_Section):
