@@ -190,12 +190,14 @@ def _register_commands() -> None:
     from relay.cli_db import db
     from relay.cli_feeds import feeds
     from relay.cli_outbox import outbox
+    from relay.cli_reports import report
     from relay.cli_republish import republish
 
     cli.add_command(db)
     cli.add_command(outbox)
     cli.add_command(feeds)
     cli.add_command(republish)
+    cli.add_command(report)
 
 
 _register_commands()

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from relay.core.compose import ComposeOptions, compose_tweet
+from relay.core.compose import ComposeOptions, compose_tweet, tagged_link
 from relay.core.flood import FloodRules, Triage, triage
 from relay.core.identity import dedup_key, normalise_url
 from relay.core.models import FeedDocument, Post, Tweet
@@ -20,7 +20,7 @@ from relay.errors import RelayError
 from relay.outbox import LEASE, Outbox, PublishReport
 from relay.ports import ImageSource, Publisher
 from relay.store.outbox import DEFAULT_ACCOUNT
-from relay.store.rows import DeliveryRow, FeedRow, NewPost
+from relay.store.rows import DeliveryRow, FeedRow, NewPost, TrackedLink
 from relay.store.store import Store
 
 log = logging.getLogger("relay.service")
@@ -67,8 +67,11 @@ class RelayService:
         accounts: Mapping[str, tuple[Publisher, Caps]] | None = None,
         account_for: Callable[[int | None], str] = lambda _feed_id: DEFAULT_ACCOUNT,
         lease: timedelta = LEASE,
+        tracked_base_url: str | None = None,
     ) -> None:
         self.store = store
+        self.tracked_base_url = tracked_base_url
+        """``server.public_url`` in tracked mode: tweets then carry ``{public_url}/r/CODE``."""
         self.publisher = publisher
         self.options_for = options_for
         """Compose options of a feed (``None``: posts that came by webhook or republish)."""
@@ -144,8 +147,7 @@ class RelayService:
             self.store.forget_held(feed_id)
         else:
             for post_id, post in held:
-                self.store.add_variant(post_id, compose_tweet(post, options, today=now.date()), now,
-                                       account=self.account_for(feed_id))
+                self._queue_variant(post_id, post, options, now)
         self.store.update_feed(feed_id, status="active", last_error=None)
         return len(held)
 
@@ -172,7 +174,26 @@ class RelayService:
         tweet = compose_tweet(display, options, today=now.date()) if post_it else None
         return NewPost(post=display, dedup_key=dedup_key(post), normalized_url=normalise_url(post.url),
                        source=source, tweet=tweet, not_before=not_before, held=held,
-                       account=self.account_for(feed_id))
+                       account=self.account_for(feed_id),
+                       tracking=self._tracking(display, options, now) if post_it else None)
+
+    def _tracking(self, post: Post, options: ComposeOptions, now: datetime) -> TrackedLink | None:
+        """In tracked mode, how to give the tweet its own ``/r/CODE`` link once the store made the code."""
+        if not self.tracked_base_url:
+            return None
+        today = now.date()
+        return TrackedLink(
+            base_url=self.tracked_base_url,
+            target_url=tagged_link(post, options, today=today),
+            compose=lambda url: compose_tweet(post, replace(options, link_override=url), today=today),
+        )
+
+    def _queue_variant(self, post_id: int, post: Post, options: ComposeOptions, now: datetime) -> tuple[int, str]:
+        """Queue one more tweet of a known post; returns the delivery id and the text as it will be posted."""
+        tweet = compose_tweet(post, options, today=now.date())
+        delivery_id = self.store.add_variant(post_id, tweet, now, account=self._account_of(post_id),
+                                             tracking=self._tracking(post, options, now))
+        return delivery_id, self.store.texts_of(post_id)[-1]
 
     def _account_of(self, post_id: int) -> str:
         return self.account_for(self.store.feed_id_of(post_id))
@@ -199,8 +220,7 @@ class RelayService:
             return PostDecision("queued" if queued else "duplicate", delivery_ids=queued)
         post_id, known = existing
         if on_update == "repost_if_title_changed" and post.title.strip() != known.title.strip():
-            tweet = compose_tweet(post, options, today=now.date())
-            delivery_id = self.store.add_variant(post_id, tweet, now, account=self._account_of(post_id))
+            delivery_id, _ = self._queue_variant(post_id, post, options, now)
             return PostDecision("queued", post_id=post_id, delivery_ids=[delivery_id])
         return PostDecision("already_known", post_id=post_id)
 
@@ -227,14 +247,11 @@ class RelayService:
         variant = len(earlier)
         for attempt in range(len(alternates) + 3):
             template = alternates[(variant - 1 + attempt) % len(alternates)]
-            tweet = compose_tweet(
-                post, replace(options, template=template, utm_content=f"republish-{variant + attempt}"),
-                today=now.date(),
-            )
-            if tweet.text not in earlier:
-                delivery_id = self.store.add_variant(post_id, tweet, now, account=self._account_of(post_id))
+            varied = replace(options, template=template, utm_content=f"republish-{variant + attempt}")
+            if compose_tweet(post, varied, today=now.date()).text not in earlier:
+                delivery_id, text = self._queue_variant(post_id, post, varied, now)
                 log.info("republish queued", extra={"post": post_id, "delivery": delivery_id})
-                return RepublishResult(post_id, delivery_id, tweet.text)
+                return RepublishResult(post_id, delivery_id, text)
         raise RelayError("could not compose a text different from the earlier tweets; add a republish template")
 
     def republish_page(self, post: Post, now: datetime, *, templates: Sequence[str] = ()) -> RepublishResult:
@@ -246,9 +263,9 @@ class RelayService:
         item = self._new_post(post, source="manual", options=options, now=now, post_it=True)
         queued = self.store.record_posts(None, [item], now)
         found = self.store.find_post(item.dedup_key, item.normalized_url)
-        if not queued or found is None or item.tweet is None:
+        if not queued or found is None:
             raise RelayError("another request recorded this post at the same moment; try again")
-        return RepublishResult(found[0], queued[0], item.tweet.text)
+        return RepublishResult(found[0], queued[0], self.store.texts_of(found[0])[-1])
 
     def evergreen(self, now: datetime, *, after: timedelta, min_gap: timedelta,
                   templates_for: Callable[[int], Sequence[str]]) -> list[RepublishResult]:
@@ -303,6 +320,8 @@ class RelayService:
     def recompose(self, delivery: DeliveryRow, post: Post, why: str) -> Tweet | None:
         """A second text for a delivery X refused: shorter (too long) or varied (duplicate)."""
         options = self.options_for(self.store.feed_id_of(delivery.post_id))
+        if self.tracked_base_url and delivery.link.startswith(f"{self.tracked_base_url}/r/"):
+            options = replace(options, link_override=delivery.link)  # keep this tweet's tracked link
         if why == "shorter":
             options = replace(options, template=SHORT_TEMPLATE, hashtags=False)
         else:

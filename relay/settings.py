@@ -81,8 +81,17 @@ class Settings(_Section):
     accounts: tuple[AccountSettings, ...] = ()
     feeds: tuple[FeedSettings, ...] = ()
 
+    @property
+    def tracked_links_base(self) -> str | None:
+        """Where tracked links point (``server.public_url``), or None for direct links."""
+        mode = self.server.links
+        tracked = mode == "tracked" or (mode == "auto" and bool(self.server.public_url))
+        return self.server.public_url if tracked and self.server.public_url else None
+
     @model_validator(mode="after")
     def _accounts_exist(self) -> Settings:
+        if self.server.links == "tracked" and not self.server.public_url:
+            raise ValueError('server.links = "tracked" needs server.public_url (the address people reach relay at)')
         names = [a.name for a in self.accounts]
         if "default" in names or len(set(names)) != len(names):
             raise ValueError('[[accounts]] names must be unique and not "default" (that one is [x])')

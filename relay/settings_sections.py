@@ -39,6 +39,9 @@ class ServerSettings(_Section):
     port: int = Field(default=8080, ge=1, le=65535)
     public_url: str = ""
     """The address people reach relay at (for tracked links and the WordPress plugin)."""
+    links: Literal["auto", "tracked", "direct"] = "auto"
+    """``tracked``: tweets carry ``{public_url}/r/CODE`` (clicks counted); ``direct``: the tagged address;
+    ``auto``: tracked when public_url is set."""
 
     @field_validator("public_url")
     @classmethod

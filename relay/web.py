@@ -13,8 +13,9 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from relay import __version__
+from relay.metrics import Tracking
 from relay.problems import install_problem_handlers
-from relay.routes import hooks, republish
+from relay.routes import api, dashboard, hooks, redirect, republish
 
 if TYPE_CHECKING:
     from relay.wiring import Runtime
@@ -24,9 +25,11 @@ log = logging.getLogger("relay.web")
 
 def create_app(runtime: Runtime, *, run_worker: bool = True) -> FastAPI:
     """The ASGI app; with ``run_worker`` the polling/publishing loop runs beside it."""
+    tracking = Tracking.for_runtime(runtime)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await tracking.start()
         task = asyncio.create_task(runtime.worker.run()) if run_worker else None
         try:
             yield
@@ -34,13 +37,18 @@ def create_app(runtime: Runtime, *, run_worker: bool = True) -> FastAPI:
             runtime.worker.stop()
             if task is not None:
                 await task
+            await tracking.stop()  # writes every click still queued: none is lost on shutdown
             await runtime.aclose()
 
     app = FastAPI(title="relay", version=__version__, lifespan=lifespan)
     app.state.runtime = runtime
+    app.state.tracking = tracking
     install_problem_handlers(app)
     app.include_router(hooks.router)
     app.include_router(republish.router)
+    app.include_router(redirect.router)
+    app.include_router(api.router)
+    app.include_router(dashboard.router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> JSONResponse:

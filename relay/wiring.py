@@ -6,6 +6,7 @@ pieces (the emulator's URL, a temporary database) through the same function.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -22,6 +23,7 @@ from relay.core.compose import ComposeOptions
 from relay.core.flood import FloodRules
 from relay.core.policy import Caps
 from relay.enrich import PageEnricher
+from relay.metrics.engagement import refresh_engagement
 from relay.polling import FeedPlan, FeedPoller
 from relay.ports import Publisher
 from relay.service import RelayService
@@ -163,7 +165,8 @@ def build_runtime(settings: Settings, *, publisher: Publisher | None = None) -> 
     service = RelayService(store, publisher, caps=caps_from(settings), images=images,
                            options_for=options_lookup(settings, store), accounts=accounts,
                            account_for=account_lookup(settings, store),
-                           lease=timedelta(seconds=settings.publishing.lease_seconds))
+                           lease=timedelta(seconds=settings.publishing.lease_seconds),
+                           tracked_base_url=settings.tracked_links_base)
     limits = FetchLimits()
     http = make_client(limits)
     poller = FeedPoller(
@@ -176,6 +179,7 @@ def build_runtime(settings: Settings, *, publisher: Publisher | None = None) -> 
     worker = Worker(service, poller, now=utc_now, tick_seconds=settings.polling.publish_interval_seconds,
                     sole_worker=store.engine.dialect.name == "sqlite")
     runtime = Runtime(settings, store, publisher, service, http, poller, worker)
+    worker.engagement = functools.partial(refresh_engagement, runtime)
     if settings.evergreen.enabled:
         green = settings.evergreen
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
+from relay.metrics.prometheus import POLL_DURATION
 from relay.outbox import PublishReport
 from relay.polling import FeedPoller
 from relay.service import RelayService
@@ -31,6 +32,7 @@ class Worker:
         tick_seconds: float = 5.0,
         sole_worker: bool = True,
         evergreen: Callable[[datetime], object] | None = None,
+        engagement: Callable[[datetime], Awaitable[int]] | None = None,
     ) -> None:
         self.service = service
         self.poller = poller
@@ -40,6 +42,8 @@ class Worker:
         """On SQLite relay is one process: at start, every ``sending`` row is a crash's leftover."""
         self._recovered = False
         self.evergreen = evergreen
+        self.engagement = engagement
+        """Reads X's counters for relayed tweets on their schedule (it decides what is due)."""
         """Re-shares for quiet blogs (opt-in), looked at once an hour."""
         self._evergreen_at: datetime | None = None
         self._wake = asyncio.Event()
@@ -59,9 +63,12 @@ class Worker:
         while not self._stop.is_set():
             try:
                 await self.recover()
-                await self.poller.poll(self.now())
+                with POLL_DURATION.time():
+                    await self.poller.poll(self.now())
                 await self._maybe_evergreen()
                 await self.drain()
+                if self.engagement is not None:
+                    await self.engagement(self.now())
             except Exception:
                 log.exception("worker round failed; trying again at the next tick")
             self._wake.clear()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -28,6 +29,18 @@ class FeedRow:
 
 
 @dataclass(frozen=True)
+class TrackedLink:
+    """How to give a tweet a tracked link once its code exists (the code is made in the store's transaction)."""
+
+    base_url: str
+    """``server.public_url``: the tweet carries ``{base_url}/r/CODE``."""
+    target_url: str
+    """Where the code redirects: the UTM-tagged address of the post."""
+    compose: Callable[[str], Tweet]
+    """The tweet, given the tracked address to put in it."""
+
+
+@dataclass(frozen=True)
 class NewPost:
     """A post the service decided to record, with its tweet when it should be posted."""
 
@@ -43,6 +56,8 @@ class NewPost:
     """Recorded but waiting for the operator (a suspicious burst of new entries)."""
     account: str = "default"
     """The X account the tweet goes out as."""
+    tracking: TrackedLink | None = None
+    """Set in tracked mode: ``tweet`` is then replaced by one carrying the tracked link."""
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,14 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, case, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, case, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from relay.core.models import Post, Tweet
+from relay.store.links import create_tracked_link, tracked_url
 from relay.store.outbox import QUEUED, SKIPPED, OutboxQueries, aware, queued_delivery
 from relay.store.posts import post_from_json, post_to_json
-from relay.store.rows import FeedRow, NewPost, row_to
+from relay.store.rows import FeedRow, NewPost, TrackedLink, row_to
 from relay.store.schema import clicks, deliveries, delivery_attempts, feeds, posts
 
 
@@ -133,7 +134,8 @@ class Store(OutboxQueries):
                 post_id = result.scalar_one_or_none()
                 if post_id is None or item.tweet is None:
                     continue
-                values = queued_delivery(post_id, 0, item.tweet, now, item.account)
+                values = queued_delivery(post_id, 0, _with_tracking(conn, item.tweet, item.tracking, post_id, 0, now),
+                                         now, item.account)
                 if item.not_before is not None:
                     values["next_attempt_at"] = item.not_before
                 delivery_id = conn.execute(insert(deliveries).values(**values).returning(deliveries.c.id)).scalar_one()
@@ -149,13 +151,17 @@ class Store(OutboxQueries):
                     return row.id, post_from_json(row.data)
         return None
 
-    def add_variant(self, post_id: int, tweet: Tweet, now: datetime, *, account: str = "default") -> int:
+    def add_variant(
+        self, post_id: int, tweet: Tweet, now: datetime, *, account: str = "default",
+        tracking: TrackedLink | None = None,
+    ) -> int:
         """Queue another tweet for a known post (an edit, a republish), under the next variant number."""
         with self.engine.begin() as conn:
             variant = conn.execute(
                 select(func.coalesce(func.max(deliveries.c.variant), -1) + 1).where(deliveries.c.post_id == post_id)
             ).scalar_one()
-            values = queued_delivery(post_id, variant, tweet, now, account)
+            values = queued_delivery(post_id, variant, _with_tracking(conn, tweet, tracking, post_id, variant, now),
+                                     now, account)
             return int(conn.execute(insert(deliveries).values(**values).returning(deliveries.c.id)).scalar_one())
 
     def skip_queued(self, post_id: int, now: datetime, *, reason: str) -> list[int]:
@@ -260,3 +266,13 @@ class Store(OutboxQueries):
             return postgresql.insert(table).on_conflict_do_nothing()
         return sqlite.insert(table).on_conflict_do_nothing()
 
+
+def _with_tracking(
+    conn: Connection, tweet: Tweet, tracking: TrackedLink | None, post_id: int, variant: int, now: datetime
+) -> Tweet:
+    """The tweet itself, or (tracked mode) the tweet carrying this delivery's own tracked link."""
+    if tracking is None:
+        return tweet
+    code = create_tracked_link(conn, post_id=post_id, delivery_variant=variant, target_url=tracking.target_url,
+                               now=now)
+    return tracking.compose(tracked_url(tracking.base_url, code))

@@ -1,0 +1,287 @@
+"""``GET /``: the owner's dashboard, server-rendered, behind the API token.
+
+No JavaScript framework and no CDN: Jinja2 with autoescape renders everything on the
+server (a post titled ``<script>`` shows as text), charts are inline SVG, and a strict
+Content-Security-Policy forbids inline scripts, so the page works offline and an
+injected title could not run even if it got through. Labels exist in English and French
+(``?lang=`` first, then ``Accept-Language``); they live in ``templates/_labels.html``,
+next to the words they replace.
+
+Signing in: ``/login`` takes the token and sets an HttpOnly, SameSite=Strict cookie
+holding ``issued.HMAC(token, issued)``, never the token itself; changing the token signs
+everyone out. HTTP Basic auth with the token as the password works too, for scripts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import hmac
+import re
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from importlib.resources import files
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Request
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from relay.metrics.reports import Chart, PostReport, build_report, clicks_chart
+from relay.store.metrics_store import daily_human_clicks, daily_human_clicks_by_post, spending_by_account
+from relay.store.rows import DeliveryRow, FeedRow
+
+if TYPE_CHECKING:
+    from relay.wiring import Runtime
+
+router = APIRouter(include_in_schema=False)
+
+LANGUAGES = ("en", "fr")
+SESSION_COOKIE = "relay_session"
+SESSION_LIFETIME = timedelta(days=30)
+CHART_DAYS = 30
+POSTS_SHOWN = 50
+BUDGET_WARNING = 0.8
+"""Share of ``[publishing] monthly_budget_usd`` spent at which the owner is told."""
+PAGE_HEADERS = {
+    "content-security-policy": "default-src 'none'; style-src 'self'; img-src 'self' data:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "cache-control": "no-store",
+}
+_STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
+_STATIC_NAME = re.compile(r"^[a-z0-9_-]+\.(css|js)$")
+
+
+def _href(url: Any) -> str:
+    """Only http(s) links become links: a feed can carry ``javascript:`` URLs."""
+    text = str(url or "")
+    return text if text.startswith(("https://", "http://")) else "#"
+
+
+_env = Environment(
+    loader=PackageLoader("relay", "templates"),
+    autoescape=select_autoescape(["html"], default_for_string=True),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_env.filters["href"] = _href
+
+
+@cache
+def labels() -> dict[str, dict[str, Any]]:
+    """The words of every page, by language, from ``templates/_labels.html``."""
+    found: dict[str, dict[str, Any]] = _env.get_template("_labels.html").module.LABELS  # type: ignore[attr-defined]
+    return found
+
+
+def render(template: str, *, lang: str, **context: Any) -> str:
+    """A page in ``lang``; ``t`` holds its words and ``other`` those of the other language."""
+    other = labels()["fr" if lang == "en" else "en"]
+    return _env.get_template(template).render(lang=lang, t=labels()[lang], other=other, **context)
+
+
+def _page(template: str, lang: str, status: int = 200, **context: Any) -> HTMLResponse:
+    return HTMLResponse(render(template, lang=lang, **context), status_code=status, headers=PAGE_HEADERS)
+
+
+def pick_language(query: str | None, accept_language: str) -> str:
+    """``?lang=`` when it names a known language, else the first known one the browser asks for."""
+    if query in LANGUAGES:
+        return query
+    weighted = []
+    for position, part in enumerate(accept_language.split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        weighted.append((-quality, position, tag.strip().lower()[:2]))
+    for _q, _pos, tag in sorted(weighted):
+        if tag in LANGUAGES:
+            return tag
+    return "en"
+
+
+# -- what the page shows ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Budget:
+    """One X account's month: tweets posted, what X billed, and the ceiling set for it."""
+
+    account: str
+    tweets: int
+    spent: float
+    limit: float
+
+    @property
+    def low(self) -> bool:
+        return self.limit > 0 and self.spent >= BUDGET_WARNING * self.limit
+
+
+@dataclass(frozen=True)
+class DashboardView:
+    posts: list[PostReport]
+    overall: Chart
+    post_charts: dict[int, Chart]
+    feeds: list[FeedRow]
+    outbox: dict[str, int]
+    failed: list[DeliveryRow]
+    blocked_reason: str | None
+    feeds_in_trouble: list[FeedRow]
+    budgets: list[Budget]
+    dry_run: bool
+
+    @property
+    def budgets_low(self) -> list[Budget]:
+        return [b for b in self.budgets if b.low]
+
+
+def dashboard_view(runtime: Runtime, now: datetime) -> DashboardView:
+    """Everything the dashboard shows, read in one go (blocking: run it in a thread)."""
+    engine = runtime.store.engine
+    since = now - timedelta(days=CHART_DAYS)
+    posts = build_report(engine, limit=POSTS_SHOWN)
+    by_post = daily_human_clicks_by_post(engine, since, [p.post_id for p in posts])
+    feeds = runtime.store.list_feeds()
+    settings = runtime.settings
+    spending = spending_by_account(engine, datetime(now.year, now.month, 1, tzinfo=UTC))
+    limits = {"default": settings.publishing.monthly_budget_usd}
+    for account in settings.accounts:
+        own = account.monthly_budget_usd
+        limits[account.name] = settings.publishing.monthly_budget_usd if own is None else own
+    return DashboardView(
+        posts=posts,
+        overall=clicks_chart(daily_human_clicks(engine, since), now.date(), CHART_DAYS, width=720, height=140),
+        post_charts={p.post_id: clicks_chart(by_post.get(p.post_id, {}), now.date(), CHART_DAYS) for p in posts},
+        feeds=feeds,
+        outbox=runtime.store.delivery_counts(),
+        failed=runtime.store.list_deliveries(["failed"])[-20:],
+        blocked_reason=runtime.service.blocked_reason,
+        feeds_in_trouble=[f for f in feeds if f.status != "active" or f.error_count > 0],
+        budgets=[Budget(name, *spending.get(name, (0, 0.0)), limit) for name, limit in limits.items()],
+        dry_run=runtime.publisher.dry_run,
+    )
+
+
+# -- who may see it --------------------------------------------------------------------------
+
+
+def _token(request: Request) -> str:
+    runtime: Runtime = request.app.state.runtime
+    return runtime.settings.api.token.get_secret_value()
+
+
+def session_value(token: str, issued: int) -> str:
+    """What the cookie holds: when it was issued and an HMAC keyed by the token over that."""
+    mac = hmac.new(token.encode(), f"relay-dashboard:{issued}".encode(), hashlib.sha256).hexdigest()
+    return f"{issued}.{mac}"
+
+
+def _valid_session(token: str, value: str, now: float) -> bool:
+    issued_text = value.partition(".")[0]
+    if not issued_text.isdigit() or not 0 <= now - int(issued_text) <= SESSION_LIFETIME.total_seconds():
+        return False
+    return hmac.compare_digest(value.encode(), session_value(token, int(issued_text)).encode())
+
+
+def _basic_password(header: str) -> str | None:
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return decoded.partition(":")[2]
+
+
+def signed_in(request: Request, token: str) -> bool:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie and _valid_session(token, cookie, time.time()):
+        return True
+    password = _basic_password(request.headers.get("authorization", ""))
+    return password is not None and hmac.compare_digest(password.encode(), token.encode())
+
+
+def _lang(request: Request) -> str:
+    return pick_language(request.query_params.get("lang"), request.headers.get("accept-language", ""))
+
+
+def _no_token_page(lang: str) -> HTMLResponse:
+    return _page("message.html", lang, 503, title_key="no_token_title", text_key="no_token")
+
+
+# -- routes ------------------------------------------------------------------------------------
+
+
+@router.get("/")
+async def dashboard(request: Request) -> Response:
+    lang = _lang(request)
+    token = _token(request)
+    if not token:
+        return _no_token_page(lang)
+    if not signed_in(request, token):
+        return RedirectResponse(f"/login?lang={lang}", status_code=303, headers={"cache-control": "no-store"})
+    runtime: Runtime = request.app.state.runtime
+    view = await asyncio.to_thread(dashboard_view, runtime, datetime.now(UTC))
+    return _page("dashboard.html", lang, view=view)
+
+
+@router.get("/login")
+async def login_form(request: Request) -> Response:
+    lang = _lang(request)
+    return _page("login.html", lang, error=False) if _token(request) else _no_token_page(lang)
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    lang = _lang(request)
+    token = _token(request)
+    if not token:
+        return _no_token_page(lang)
+    body = (await request.body())[:8192].decode("utf-8", "replace")
+    given = (parse_qs(body).get("token") or [""])[0].strip()
+    if not given or not hmac.compare_digest(given.encode(), token.encode()):
+        return _page("login.html", lang, 401, error=True)
+    response = RedirectResponse(f"/?lang={lang}", status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        session_value(token, int(time.time())),
+        max_age=int(SESSION_LIFETIME.total_seconds()),
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    response = RedirectResponse(f"/login?lang={_lang(request)}", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    return response
+
+
+@router.get("/static/{name}")
+async def static_file(name: str) -> Response:
+    """relay's own CSS (no CDN), cached for a day."""
+    resource = files("relay") / "static" / name
+    if not _STATIC_NAME.match(name) or not resource.is_file():
+        return Response(status_code=404)
+    return Response(
+        resource.read_bytes(),
+        media_type=_STATIC_TYPES[name[name.rindex(".") :]],
+        headers={"cache-control": "public, max-age=86400", "x-content-type-options": "nosniff"},
+    )
