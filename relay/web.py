@@ -15,7 +15,7 @@ from sqlalchemy import text
 from relay import __version__
 from relay.metrics import Tracking
 from relay.problems import install_problem_handlers
-from relay.routes import api, dashboard, hooks, redirect, republish
+from relay.routes import api, dashboard, hooks, redirect, republish, websub
 
 if TYPE_CHECKING:
     from relay.wiring import Runtime
@@ -49,6 +49,7 @@ def create_app(runtime: Runtime, *, run_worker: bool = True) -> FastAPI:
     app.include_router(redirect.router)
     app.include_router(api.router)
     app.include_router(dashboard.router)
+    app.include_router(websub.router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> JSONResponse:

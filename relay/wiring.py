@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from relay.adapters.http_fetch import FetchLimits, make_client
+from relay.adapters.indexnow import indexnow_hook
 from relay.adapters.safe_fetch import SafeFetcher
 from relay.adapters.x import DryRunPublisher, XCredentials, XPublisher
 from relay.core.compose import ComposeOptions
@@ -38,6 +39,7 @@ from relay.settings import (
 )
 from relay.store.engine import make_engine
 from relay.store.store import Store
+from relay.websub.subscriber import WebSubSubscriber, build_subscriber
 from relay.worker import Worker
 
 log = logging.getLogger("relay")
@@ -56,6 +58,7 @@ class Runtime:
     http: httpx.AsyncClient
     poller: FeedPoller
     worker: Worker
+    websub: WebSubSubscriber | None = None
 
     def republish_templates(self, post_id: int) -> tuple[str, ...]:
         """The alternates of the post's feed, or the [wordpress] ones for pushed posts."""
@@ -180,6 +183,14 @@ def build_runtime(settings: Settings, *, publisher: Publisher | None = None) -> 
                     sole_worker=store.engine.dialect.name == "sqlite")
     runtime = Runtime(settings, store, publisher, service, http, poller, worker)
     worker.engagement = functools.partial(refresh_engagement, runtime)
+    poller.on_new_posts = indexnow_hook(http, endpoint=settings.indexnow.endpoint,
+                                        key=settings.indexnow.key.get_secret_value())
+    runtime.websub = build_subscriber(settings, store.engine, http, now=utc_now)
+    if runtime.websub is not None:
+        poller.on_document = runtime.websub.on_document
+        poller.push_live = runtime.websub.push_live
+        poller.push_slowdown = settings.websub.safety_poll_factor
+        worker.renew_push = runtime.websub.renew_due
     if settings.evergreen.enabled:
         green = settings.evergreen
 

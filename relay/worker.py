@@ -33,6 +33,7 @@ class Worker:
         sole_worker: bool = True,
         evergreen: Callable[[datetime], object] | None = None,
         engagement: Callable[[datetime], Awaitable[int]] | None = None,
+        renew_push: Callable[[datetime], Awaitable[int]] | None = None,
     ) -> None:
         self.service = service
         self.poller = poller
@@ -43,6 +44,8 @@ class Worker:
         self._recovered = False
         self.evergreen = evergreen
         self.engagement = engagement
+        self.renew_push = renew_push
+        """Renews WebSub subscriptions before their lease ends (it knows which are due)."""
         """Reads X's counters for relayed tweets on their schedule (it decides what is due)."""
         """Re-shares for quiet blogs (opt-in), looked at once an hour."""
         self._evergreen_at: datetime | None = None
@@ -69,6 +72,8 @@ class Worker:
                 await self.drain()
                 if self.engagement is not None:
                     await self.engagement(self.now())
+                if self.renew_push is not None:
+                    await self.renew_push(self.now())
             except Exception:
                 log.exception("worker round failed; trying again at the next tick")
             self._wake.clear()
