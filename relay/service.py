@@ -300,6 +300,16 @@ class RelayService:
         ]
         return "; ".join(reasons) or None
 
+    @property
+    def held_reason(self) -> str | None:
+        """Why due posts wait (cap, spacing, quiet hours, budget), account by account."""
+        reasons = [
+            reason if name == DEFAULT_ACCOUNT else f"account {name}: {reason}"
+            for name, outbox in self.outboxes.items()
+            if (reason := outbox.held_reason) is not None
+        ]
+        return "; ".join(reasons) or None
+
     def publish_due(self, now: datetime, *, limit: int = 10) -> PublishReport:
         """Drain every account's outbox; each account has its own caps, budget and pause."""
         total = PublishReport()

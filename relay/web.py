@@ -62,6 +62,8 @@ def create_app(runtime: Runtime, *, run_worker: bool = True) -> FastAPI:
         }
         if blocked:
             body["action_needed"] = blocked
+        if (held := runtime.service.held_reason) is not None:
+            body["posts_waiting"] = held  # a cap, quiet hours or the monthly budget
         # 200 even when degraded: restarting the process would not buy credits.
         return JSONResponse(body)
 

@@ -288,3 +288,16 @@ def test_a_bad_image_means_a_post_without_image(store: Store, emulator: Emulator
         assert len(service.publish_due(now()).sent) == 1
     [tweet] = emulator.tweets()
     assert tweet.media_ids == ()
+
+
+def test_health_shows_why_posts_wait(tmp_path, emulator: EmulatorServer) -> None:
+    import httpx
+
+    from tests.test_webhook_route import relay_app
+
+    with relay_app(tmp_path, emulator, config="[publishing]\nmonthly_budget_usd = 0.01\n") as app:
+        queue(app.runtime.store, 1, now())
+        app.runtime.service.publish_due(now())
+        health = httpx.get(f"{app.url}/healthz").json()
+    assert health["status"] == "ok"
+    assert "monthly budget reached" in health["posts_waiting"]
