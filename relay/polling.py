@@ -117,12 +117,15 @@ class FeedPoller:
         remaining = [r.id for r in candidates]
         outcomes: list[PollOutcome] = []
         while remaining:
+            # Claim from a window of the list, not all of it: the ids travel in the query each time.
+            window = remaining[: self.batch_size * 4]
             claimed = await asyncio.to_thread(
-                self.store.claim_feeds, remaining, now, limit=self.batch_size, lease=self.lease,
+                self.store.claim_feeds, window, now, limit=self.batch_size, lease=self.lease,
                 instance=self.instance, only_due=only_due,
             )
-            if not claimed:
-                break
+            if not claimed:  # another instance has this window; move on to the rest
+                remaining = remaining[len(window):]
+                continue
             taken = {feed.id for feed in claimed}
             remaining = [feed_id for feed_id in remaining if feed_id not in taken]
             outcomes += await asyncio.gather(*(self._poll_guarded(feed, now) for feed in claimed))

@@ -437,12 +437,20 @@ def test_any_bytes_give_a_document_or_feed_parse_error(body: bytes) -> None:
     assert all(isinstance(post, Post) and post.url.startswith("http") for post in document.posts)
 
 
+def _utf8_read_as(text: str, encoding: str) -> bool:
+    try:
+        return text.encode(encoding).decode("utf-8") != text
+    except UnicodeError:
+        return False
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.text(max_size=200))
 def test_any_title_text_survives_the_round_trip(title: str) -> None:
     printable = "".join(ch for ch in title if ch.isprintable() and ch not in "\ufffe\uffff&")
-    # Text that is exactly UTF-8 read as Windows-1252 ("Ã©") is repaired on purpose.
-    assume(_repair_mojibake(printable) == printable)
+    # Text that is exactly UTF-8 read as Windows-1252 or Latin-1 ("Ã©") is repaired on purpose
+    # (by relay, and by feedparser itself).
+    assume(_repair_mojibake(printable) == printable and not _utf8_read_as(printable, "latin-1"))
     body = rss(f"<item><title>{escape(printable)}</title><link>https://b.example/a</link></item>")
     post = parse_feed(body, url="https://b.example/feed").posts[0]
     assert post.title == re.sub(" +", " ", printable).strip()

@@ -134,6 +134,7 @@ async def _follow_redirects(
             status = response.status_code
             if status in _PERMANENT_REDIRECTS or status in _TEMPORARY_REDIRECTS:
                 current = _redirect_target(response, current)
+                await _drain(response, limits.max_bytes)
                 if status in _PERMANENT_REDIRECTS and only_permanent_so_far:
                     permanent_url = current
                 else:
@@ -150,10 +151,18 @@ async def _follow_redirects(
                 max_age=_max_age(response.headers.get("cache-control", "")),
             )
             if status == 304:
+                await response.aread()  # the (empty) body read to the end keeps the connection reusable
                 return replace(result, not_modified=True)
             body = await _read_capped(response, limits.max_bytes)
             return replace(result, body=body, content_hash=hashlib.sha256(body).hexdigest())
     raise FetchError(f"more than {limits.max_redirects} redirects (last one to {current}); check the feed address")
+
+
+async def _drain(response: httpx.Response, max_bytes: int) -> None:
+    """Read a small answer to its end so its connection goes back to the pool; a big one is dropped."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) <= 64 * 1024 <= max_bytes:
+        await response.aread()
 
 
 def _redirect_target(response: httpx.Response, current: str) -> str:
