@@ -9,13 +9,16 @@ the same text twice.
 
 from __future__ import annotations
 
+import functools
 import random
 import signal
+import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from relay.store.engine import make_engine
@@ -63,6 +66,16 @@ def write_config(tmp_path: Path, feeds: FeedServer) -> Path:
     return config
 
 
+def _ready(port: int, process: subprocess.Popen[bytes]) -> bool:
+    """relay answers on its port (or has died, which the checks at the end will show)."""
+    if process.poll() is not None:
+        return True
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 @pytest.mark.slow
 def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(
     tmp_path: Path, emulator: EmulatorServer, feeds: FeedServer
@@ -79,9 +92,12 @@ def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(
     deadline = time.monotonic() + 240
     restarts = 0
     while len(emulator.tweets()) < TOTAL and time.monotonic() < deadline and restarts < 40:
-        env["RELAY_SERVER_PORT"] = str(free_port())
+        port = free_port()
+        env["RELAY_SERVER_PORT"] = str(port)
         process = start_relay(["serve"], env, tmp_path / f"serve-{restarts}.log", tmp_path)
-        time.sleep(rng.uniform(1.2, 3.0))
+        # Kill at a random moment once relay answers: during recovery, polling or posting, not in start-up.
+        wait_for(functools.partial(_ready, port, process), timeout=60, what="relay to answer")
+        time.sleep(rng.uniform(0.0, 1.5))
         before = len(emulator.tweets())
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
