@@ -64,6 +64,8 @@ class Worker:
         """Poll and publish until :meth:`stop`; an error in one round never ends the loop."""
         log.info("worker started", extra={"tick_seconds": self.tick_seconds})
         while not self._stop.is_set():
+            # Cleared before the round, not after: a wake() during the round then starts another one at once.
+            self._wake.clear()
             try:
                 await self.recover()
                 with POLL_DURATION.time():
@@ -76,7 +78,6 @@ class Worker:
                     await self.renew_push(self.now())
             except Exception:
                 log.exception("worker round failed; trying again at the next tick")
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.tick_seconds)
         log.info("worker stopped")
