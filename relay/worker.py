@@ -92,6 +92,10 @@ class Worker:
     async def recover(self) -> None:
         """Settle deliveries a crashed worker left half-done, before posting anything new."""
         all_sending = self.sole_worker and not self._recovered
+        if all_sending:  # a sole process starting: every lease left is a dead predecessor's
+            freed = await asyncio.to_thread(self.service.store.release_feed_leases)
+            if freed:
+                log.warning("freed feeds a stopped worker was checking", extra={"feeds": freed})
         settled = await asyncio.to_thread(self.service.recover, self.now(), all_sending=all_sending)
         self._recovered = True
         if settled:

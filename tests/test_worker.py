@@ -44,3 +44,21 @@ def test_a_wake_during_a_round_starts_the_next_round_at_once(tmp_path: Path) -> 
     asyncio.run(run_briefly())
     engine.dispose()
     assert poller.rounds >= 2, "the wake-up during round one was lost: the next round waited for the 30 s tick"
+
+
+def test_a_sole_worker_frees_feed_leases_its_dead_predecessor_held(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'relay.db'}")
+    apply_migrations(engine)
+    store = Store(engine)
+    now = datetime.now(UTC)
+    [feed] = store.sync_feeds(["https://blog.fr/feed/"], now)
+    assert store.claim_feeds([feed.id], now, limit=1, lease=timedelta(minutes=5), instance="dead") != []
+    worker = Worker(RelayService(store, DryRunPublisher()), WakingPoller(),  # type: ignore[arg-type]
+                    now=lambda: now, sole_worker=True)
+    asyncio.run(worker.recover())
+    assert store.claim_feeds([feed.id], now, limit=1, lease=timedelta(minutes=5), instance="me") != [], (
+        "the restarted process can check the feed at once, not 5 minutes later"
+    )
+    engine.dispose()

@@ -79,6 +79,13 @@ class Store(OutboxQueries):
                     claimed.append(row_to(FeedRow, row._mapping))
         return claimed
 
+    def release_feed_leases(self) -> int:
+        """Free every feed lease: only for a sole process starting up, whose predecessor held them and died."""
+        with self.engine.begin() as conn:
+            return int(conn.execute(
+                update(feeds).where(feeds.c.lease_until.is_not(None)).values(lease_until=None, claimed_by=None)
+            ).rowcount)
+
     def list_feeds(self) -> list[FeedRow]:
         with self.engine.connect() as conn:
             return [row_to(FeedRow, r._mapping) for r in conn.execute(select(feeds).order_by(feeds.c.id))]
