@@ -25,6 +25,7 @@ from datetime import date
 from pathlib import Path
 
 import feedparser
+from bench_support import cpu_model, load_average
 
 from relay.core.compose import compose_tweet
 from relay.core.length import _word_weight, is_valid_tweet
@@ -51,20 +52,6 @@ def corpus_posts() -> list[Post]:
                 )
             )
     return posts
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
-def load() -> str:
-    return " ".join(f"{value:.2f}" for value in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
 
 
 def naive_tweet(post: Post) -> str:
@@ -108,7 +95,7 @@ def main() -> None:
     relay_invalid = sum(not is_valid_tweet(relay_tweet(post)) for post in posts)
 
     print(f"machine: {cpu_model()} ({os.cpu_count()} logical CPUs), {platform.system()} {platform.machine()}")
-    print(f"python:  {platform.python_implementation()} {platform.python_version()}; load average {load()}")
+    print(f"python:  {platform.python_implementation()} {platform.python_version()}; load average {load_average()}")
     print(f"posts:   {len(posts)} entries with a link from {feeds} feed files, {args.rounds} rounds, one core")
     print(f"relay compose_tweet:   {relay_best:10.0f} posts/s best, {relay_median:10.0f} median")
     print(f"f-string and slice:    {naive_best:10.0f} posts/s best, {naive_median:10.0f} median")
