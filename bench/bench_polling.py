@@ -43,9 +43,9 @@ from pathlib import Path
 import feedparser
 from nginx_farm import NginxFarm
 
+from relay.config.settings import Settings
 from relay.logs import configure_logging
-from relay.polling import PollOutcome
-from relay.settings import Settings
+from relay.pipeline.polling import PollOutcome
 from relay.store.engine import apply_migrations
 from relay.wiring import Runtime, build_runtime
 

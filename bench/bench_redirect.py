@@ -6,7 +6,7 @@ move with the machine; the ratio says whether relay's path is where the time goe
 checks the promise behind the batch writer: after the server shuts down gracefully, every
 click the load generator completed is in the database.
 
-It builds the production app (``relay.web.create_app`` over ``build_runtime``) on a seeded SQLite
+It builds the production app (``relay.routes.app.create_app`` over ``build_runtime``) on a seeded SQLite
 database and serves it with uvicorn in a child process, one worker, as ``relay serve`` does. The
 load comes from ``wrk`` (Debian package) when installed, else from the asyncio HTTP/1.1 client
 below. nginx (Debian package) runs from a temporary config with one worker.
@@ -49,10 +49,10 @@ def free_port() -> int:
 
 def build_app(database_url: str) -> Any:
     """The production app; tracking is attached here only if ``create_app`` does not do it yet."""
-    from relay.metrics import Tracking
+    from relay.config.settings import load_settings
+    from relay.metrics.tracking import Tracking
     from relay.routes import redirect
-    from relay.settings import load_settings
-    from relay.web import create_app
+    from relay.routes.app import create_app
     from relay.wiring import build_runtime
 
     settings = load_settings(None, environ={"RELAY_DATABASE_URL": database_url, "RELAY_LOG_LEVEL": "WARNING"})

@@ -64,8 +64,8 @@ def _timed(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
 
 def install() -> None:
     """Wrap the steps of the webhook-to-X path and of a polling round."""
-    from relay import polling, service, worker
     from relay.adapters import x
+    from relay.pipeline import polling, service, worker
     from relay.routes import hooks
     from relay.store import outbox, store
 
@@ -115,7 +115,7 @@ def main() -> None:
     trace_file = Path(sys.argv[1])
     threading.Thread(target=flush_forever, args=(trace_file,), name="trace-flush", daemon=True).start()
     install()
-    from relay.cli import cli
+    from relay.cli.main import cli
 
     cli.main(args=sys.argv[2:], prog_name="relay")
 

@@ -2,11 +2,9 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from relay.core.length import weighted_length
-
 try:
     __version__ = version("relay")
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0"
 
-__all__ = ["__version__", "weighted_length"]
+__all__ = ["__version__"]

@@ -20,15 +20,7 @@ from relay.adapters.http_fetch import FetchLimits, make_client
 from relay.adapters.indexnow import indexnow_hook
 from relay.adapters.safe_fetch import SafeFetcher
 from relay.adapters.x import DryRunPublisher, XCredentials, XPublisher
-from relay.core.compose import ComposeOptions
-from relay.core.flood import FloodRules
-from relay.core.policy import Caps
-from relay.enrich import PageEnricher
-from relay.metrics.engagement import refresh_engagement
-from relay.polling import FeedPlan, FeedPoller
-from relay.ports import Publisher
-from relay.service import RelayService
-from relay.settings import (
+from relay.config.settings import (
     AccountSettings,
     FeedSettings,
     PublishingSettings,
@@ -37,10 +29,18 @@ from relay.settings import (
     XSettings,
     parse_quiet_hours,
 )
+from relay.core.compose import ComposeOptions
+from relay.core.flood import FloodRules
+from relay.core.policy import Caps
+from relay.core.ports import Publisher
+from relay.metrics.engagement import refresh_engagement
+from relay.pipeline.enrichment import PageEnricher
+from relay.pipeline.polling import FeedPlan, FeedPoller
+from relay.pipeline.service import RelayService
+from relay.pipeline.worker import Worker
 from relay.store.engine import make_engine
 from relay.store.store import Store
 from relay.websub.subscriber import WebSubSubscriber, build_subscriber
-from relay.worker import Worker
 
 log = logging.getLogger("relay")
 

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from xml.sax.saxutils import escape
 
-BASE_DATE = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+BASE_DATE = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=3)
+"""Entries are dated from three days before the run: new enough for relay's 7-day max age on any day."""
 
 
 def rss_item(n: int, *, host: str = "boulangerie.example") -> str:

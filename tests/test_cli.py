@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from relay import __version__
-from relay.cli import cli
+from relay.cli.main import cli
 from tests.feed_server import FeedServer
 from tests.feeds import rss_feed
 from tests.processes import relay_env, run_relay

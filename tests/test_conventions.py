@@ -43,7 +43,7 @@ def test_core_is_pure(path: Path) -> None:
 
 
 def test_service_imports_no_adapter_and_no_settings() -> None:
-    bad = {n for n in imports_of(PACKAGE / "service.py") if n.startswith(("relay.adapters", "relay.settings"))}
+    bad = {n for n in imports_of(PACKAGE / "service.py") if n.startswith(("relay.adapters", "relay.config.settings"))}
     assert not bad, f"service.py imports {sorted(bad)}"
 
 

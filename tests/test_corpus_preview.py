@@ -1,4 +1,8 @@
-"""`relay preview --json` on every real feed of ../shared/corpus: one valid tweet per entry with a link."""
+"""`relay preview --json` on every real feed of ../shared/corpus: one valid tweet per entry with a link.
+
+A feed file whose links are all relative cannot be previewed without the blog's address:
+preview says so and exits 1, then works with ``--base-url``.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from relay.adapters.feed_parser import parse_feed
-from relay.cli import cli
+from relay.cli.main import cli
 from relay.core.length import is_valid_tweet, weighted_length
 from tests.conftest import SHARED
 
@@ -38,12 +42,24 @@ def test_the_corpus_is_there() -> None:
 
 @pytest.mark.parametrize("feed", FEEDS, ids=[f.name for f in FEEDS])
 def test_preview_gives_one_clean_valid_tweet_per_entry(feed: Path) -> None:
+    base: list[str] = []
     expected = [p for p in parse_feed(feed.read_bytes(), url=feed.resolve().as_uri()).posts if p.url]
     result = CliRunner().invoke(cli, ["preview", str(feed), "--json"], obj={}, env={}, catch_exceptions=False)
+    if not expected:
+        assert result.exit_code == 1 and "--base-url" in result.stderr, (result.exit_code, result.stderr)
+        base = ["--base-url", "https://blog.example/"]
+        expected = [p for p in parse_feed(feed.read_bytes(), url="https://blog.example/").posts if p.url]
+        result = CliRunner().invoke(cli, ["preview", str(feed), "--json", *base], obj={}, env={},
+                                    catch_exceptions=False)
+        assert expected, "with the blog's address, relative links resolve"
     assert result.exit_code == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(rows) == len(expected)
+    assert sum(row["post"] for row in rows) == len({row["url"] for row in rows}), "each link posted once"
     for row in rows:
+        if not row["post"]:
+            assert "relay posts it once" in row["why"]
+            continue
         text = row["text"]
         assert is_valid_tweet(text), text
         assert row["weighted_length"] == weighted_length(text) <= 280

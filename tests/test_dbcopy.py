@@ -34,10 +34,10 @@ from sqlalchemy import (
     update,
 )
 
-from relay.cli import cli
-from relay.cli_db import db
+from relay.cli.db import db
+from relay.cli.main import cli
 from relay.core.models import Post, Tweet
-from relay.dbcopy import _insert_statement
+from relay.store.copy import _insert_statement
 from relay.store.engine import apply_migrations, current_head, current_revision, make_engine
 from relay.store.rows import NewPost
 from relay.store.schema import UTCDateTime, metadata

@@ -3,7 +3,7 @@
 No Docker engine or cluster runs in the tests, so these checks are static, but they are
 the ones that break a deployment: every YAML parses; the commands the files run exist
 (`relay <command> --help` exits 0); every RELAY_* variable they set is a real setting,
-and the environment each shape builds loads with :func:`relay.settings.load_settings`;
+and the environment each shape builds loads with :func:`relay.config.settings.load_settings`;
 ports, probe paths, Secret and ConfigMap names agree across files.
 """
 
@@ -23,9 +23,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from relay.cli import cli
-from relay.cli_db import db
-from relay.settings import IGNORED_ENV, SECTIONS, Settings, load_settings
+from relay.cli.main import cli
+from relay.config.settings import IGNORED_ENV, SECTIONS, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
@@ -188,8 +187,6 @@ def _resolve(words: list[str]) -> list[str]:
     path: list[str] = []
     for word in words:
         commands = dict(getattr(group, "commands", {}))
-        if group is cli:
-            commands.setdefault("db", db)  # until relay.cli registers the db group
         if word not in commands:
             break
         group = commands[word]
@@ -206,10 +203,7 @@ def test_the_deploy_files_name_the_commands_they_need() -> None:
 def test_every_relay_command_named_exists(where: str, words: list[str]) -> None:
     path = _resolve(words)
     assert path, f"{where}: `relay {' '.join(words)}` is not a relay command"
-    if path[0] == "db" and "db" not in cli.commands:
-        result = CliRunner().invoke(db, [*path[1:], "--help"])
-    else:
-        result = CliRunner().invoke(cli, [*path, "--help"], obj={})
+    result = CliRunner().invoke(cli, [*path, "--help"], obj={})
     assert result.exit_code == 0, f"{where}: relay {' '.join(path)} --help: {result.output}"
 
 

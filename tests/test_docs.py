@@ -8,8 +8,8 @@ import click
 import pytest
 from pydantic import BaseModel
 
-from relay.cli import cli
-from relay.settings import AccountSettings, FeedSettings, Settings
+from relay.cli.main import cli
+from relay.config.settings import AccountSettings, FeedSettings, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")

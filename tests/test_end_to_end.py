@@ -12,8 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from relay import weighted_length
-from relay.settings import load_settings
+from relay.config.settings import load_settings
+from relay.core.length import weighted_length
 from relay.store.engine import apply_migrations
 from relay.testing.x_emulator import EmulatorServer
 from relay.wiring import build_runtime

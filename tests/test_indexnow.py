@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from relay.adapters.indexnow import indexnow_hook, ping_indexnow
-from relay.settings import Settings
+from relay.config.settings import Settings
 from relay.store.engine import apply_migrations
 from relay.wiring import build_runtime
 from tests.feed_server import FeedServer

@@ -23,8 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twitter_text import parse_tweet
 
-from relay import weighted_length
-from relay.core.length import _weighted_length, emoji_spans, find_urls, is_valid_tweet
+from relay.core.length import _weighted_length, emoji_spans, find_urls, is_valid_tweet, weighted_length
 
 CONFORMANCE = Path(__file__).resolve().parents[2] / "shared" / "twitter-text" / "conformance"
 SKIP_REASON = f"twitter-text conformance suite not found at {CONFORMANCE}: put ../shared beside the repository"

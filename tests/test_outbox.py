@@ -13,8 +13,8 @@ import pytest
 from relay.adapters.x import XCredentials, XPublisher
 from relay.core.models import Post, Tweet
 from relay.core.policy import Caps
-from relay.outbox import PAUSE_RECHECK
-from relay.service import RelayService
+from relay.pipeline.outbox import PAUSE_RECHECK
+from relay.pipeline.service import RelayService
 from relay.store.engine import apply_migrations, make_engine
 from relay.store.outbox import FAILED, QUEUED, SENDING, SENT, SKIPPED
 from relay.store.rows import NewPost

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from relay.cli import cli
-from relay.settings import load_settings
+from relay.cli.main import cli
+from relay.config.settings import load_settings
 from relay.store.engine import apply_migrations
 from relay.wiring import Runtime, build_runtime
 from tests.feed_server import FeedServer

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import pytest
 from click.testing import CliRunner
 
-from relay.cli_reports import report
+from relay.cli.reports import report
 from relay.metrics.reports import build_report, clicks_chart, render_csv, render_json, render_text
 from relay.store.links import find_link
 from relay.store.metrics_store import insert_clicks, save_snapshots

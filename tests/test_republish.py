@@ -10,7 +10,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from relay.cli import cli
+from relay.cli.main import cli
 from relay.testing.x_emulator import EmulatorServer
 from tests.feed_server import FeedServer
 from tests.feeds import rss_feed

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from relay.config.report import render_settings
+from relay.config.settings import load_settings
 from relay.errors import ConfigError
-from relay.settings import load_settings
-from relay.settings_report import render_settings
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config.example.toml"
 

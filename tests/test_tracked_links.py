@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from relay import weighted_length
+from relay.core.length import weighted_length
 from relay.store.schema import clicks
 from relay.testing.x_emulator import EmulatorServer
 from tests.feed_server import FeedServer

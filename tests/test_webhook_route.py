@@ -26,12 +26,12 @@ import pytest
 import uvicorn
 from sqlalchemy import func, select
 
-from relay.settings import load_settings
+from relay.config.settings import load_settings
+from relay.routes.app import create_app
 from relay.store.engine import apply_migrations, make_engine
 from relay.store.schema import deliveries, posts, webhook_ids
 from relay.store.webhook_ids import KEEP, forget_webhook_id, remember_webhook_id
 from relay.testing.x_emulator import EmulatorServer
-from relay.web import create_app
 from relay.webhooks.signatures import body_signature, standard_signature
 from relay.wiring import Runtime, build_runtime
 from tests.feed_server import FeedServer

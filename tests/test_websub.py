@@ -23,12 +23,12 @@ import httpx
 import pytest
 import uvicorn
 
-from relay.settings import Settings
+from relay.config.settings import Settings
+from relay.routes.app import create_app
 from relay.store import websub_store as db
 from relay.store.engine import apply_migrations, make_engine
 from relay.store.store import Store
 from relay.testing.x_emulator import EmulatorServer, OAuth1Keys
-from relay.web import create_app
 from relay.websub.subscriber import WebSubSubscriber, build_subscriber
 from relay.wiring import build_runtime
 from tests.feed_server import FeedServer
@@ -71,7 +71,7 @@ class Clock:
 
 
 class LiveRelay:
-    """``relay.web.create_app(runtime)`` under uvicorn on a thread, WebSub wired as in wiring.py."""
+    """``relay.routes.app.create_app(runtime)`` under uvicorn on a thread, WebSub wired as in wiring.py."""
 
     def __init__(self, tmp_path: Path, *, feed_url: str, x_base_url: str, worker_renews: bool = False) -> None:
         self.socket = socket.socket()

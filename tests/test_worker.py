@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from relay.adapters.x import DryRunPublisher
-from relay.service import RelayService
+from relay.pipeline.service import RelayService
+from relay.pipeline.worker import Worker
 from relay.store.engine import apply_migrations, make_engine
 from relay.store.store import Store
-from relay.worker import Worker
 
 
 class WakingPoller:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from relay.adapters.x import DryRunPublisher, XCredentials, XPublisher, rewrite_url
+from relay.core.ports import Publisher
 from relay.errors import (
     AccountBlocked,
     DuplicateContent,
@@ -24,7 +25,6 @@ from relay.errors import (
     TransientPublishError,
     TweetRejected,
 )
-from relay.ports import Publisher
 from relay.testing.x_emulator import EmulatorServer, OAuth1Keys
 
 SECRETS = XCredentials(

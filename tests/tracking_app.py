@@ -1,6 +1,6 @@
 """Helpers for the links, clicks, reports and dashboard tests.
 
-The app is assembled the way ``relay.web.create_app`` assembles it (runtime and tracking on
+The app is assembled the way ``relay.routes.app.create_app`` assembles it (runtime and tracking on
 ``app.state``, problem handlers, the three routers, the click writer started and stopped by
 the lifespan), over a real migrated database. ``AppServer`` runs it under a real uvicorn on a
 port bound beforehand, so tests talk HTTP to it and can shut it down gracefully.
@@ -22,13 +22,13 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from relay.adapters.x import DryRunPublisher
+from relay.config.settings import Settings
 from relay.core.models import Post, Tweet
-from relay.metrics import Tracking
-from relay.ports import Publisher
-from relay.problems import install_problem_handlers
+from relay.core.ports import Publisher
+from relay.metrics.tracking import Tracking
+from relay.pipeline.service import RelayService
 from relay.routes import api, dashboard, redirect
-from relay.service import RelayService
-from relay.settings import Settings
+from relay.routes.problems import install_problem_handlers
 from relay.store.engine import apply_migrations, make_engine
 from relay.store.links import create_tracked_link
 from relay.store.rows import NewPost

@@ -30,6 +30,7 @@ import tweepy
 from requests.adapters import HTTPAdapter
 from requests_oauthlib import OAuth1
 
+from relay.core.ports import PublishedTweet
 from relay.errors import (
     AccountBlocked,
     DuplicateContent,
@@ -38,7 +39,6 @@ from relay.errors import (
     TransientPublishError,
     TweetRejected,
 )
-from relay.ports import PublishedTweet
 
 log = logging.getLogger("relay.publisher")
 
@@ -250,7 +250,7 @@ def _metrics(tweet_id: str, data: Mapping[str, Any]) -> TweetMetrics:
 
 
 class XPublisher:
-    """Relay's :class:`relay.ports.Publisher` for one X account, over tweepy's v2 client.
+    """Relay's :class:`relay.core.ports.Publisher` for one X account, over tweepy's v2 client.
 
     Never retries and never sleeps: every failure is raised at once as a
     :class:`relay.errors.PublishError` subclass, and the outbox decides what happens next.

@@ -19,16 +19,22 @@ import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import Engine
 
 from relay.errors import PublishError, RateLimited
 from relay.store.metrics_store import SentTweet, save_snapshots, tweets_to_watch
 from relay.store.outbox import DEFAULT_ACCOUNT
+from relay.store.store import Store
 
-if TYPE_CHECKING:
-    from relay.wiring import Runtime
+
+class Runtime(Protocol):
+    """What the refresher needs of :class:`relay.wiring.Runtime`, named here so metrics never import wiring."""
+
+    store: Store
+    publisher: Any
+    service: Any
 
 log = logging.getLogger("relay.engagement")
 

@@ -21,10 +21,10 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.responses import Response
 
-from relay.metrics import Tracking
 from relay.metrics.prometheus import render_metrics
 from relay.metrics.reports import build_report, report_dict
-from relay.problems import problem
+from relay.metrics.tracking import Tracking
+from relay.routes.problems import problem
 from relay.store.metrics_store import daily_human_clicks, snapshots_of
 
 if TYPE_CHECKING:

@@ -22,14 +22,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
-from relay.problems import problem
+from relay.routes.problems import problem
 from relay.store.webhook_ids import MAX_ID_LENGTH, forget_webhook_id, remember_webhook_id
-from relay.webhooks import (
+from relay.webhooks.signatures import SecretFormatError, SignatureError, check_secrets, verify
+from relay.webhooks.wordpress import (
     WebhookResult,
     apply_wordpress_event,
     configured_secrets,
 )
-from relay.webhooks.signatures import SecretFormatError, SignatureError, check_secrets, verify
 from relay.webhooks.wordpress_payload import PayloadError, WordPressEvent, parse_payload
 
 if TYPE_CHECKING:

@@ -18,9 +18,9 @@ from functools import cache
 from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, Response
 
-from relay.metrics import Tracking
 from relay.metrics.clicks import ClickEvent
 from relay.metrics.prometheus import REDIRECTS
+from relay.metrics.tracking import Tracking
 from relay.routes.dashboard import PAGE_HEADERS, render
 
 router = APIRouter(tags=["links"])

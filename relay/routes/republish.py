@@ -18,11 +18,11 @@ from pydantic import BaseModel, Field
 from relay.adapters.page_post import post_from_page
 from relay.adapters.safe_fetch import BlockedAddress, SafeFetcher
 from relay.errors import FetchError, RelayError
-from relay.problems import problem
 from relay.routes.api import refused
+from relay.routes.problems import problem
 
 if TYPE_CHECKING:
-    from relay.service import RepublishResult
+    from relay.pipeline.service import RepublishResult
     from relay.wiring import Runtime
 
 router = APIRouter(tags=["republish"])

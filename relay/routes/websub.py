@@ -30,7 +30,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import PlainTextResponse, Response
 
 from relay.errors import FeedError
-from relay.problems import problem
+from relay.routes.problems import problem
 from relay.store import websub_store as db
 from relay.websub.signatures import SIGNATURE_HEADER, HubSignatureError, verify_hub_signature
 from relay.websub.subscriber import accepts_push, confirm_intent, record_denial

@@ -38,7 +38,15 @@ def make_engine(url: str) -> Engine:
             kwargs["poolclass"] = StaticPool
     else:
         kwargs["pool_pre_ping"] = True
-    engine = create_engine(url, **kwargs)
+        # A database host that drops packets would otherwise hang start-up and `config check` forever.
+        kwargs["connect_args"] = {"connect_timeout": 10}
+    try:
+        engine = create_engine(url, **kwargs)
+    except ModuleNotFoundError as exc:
+        raise StoreError(
+            f"PostgreSQL support is not installed ({exc.name} is missing). Install it with: "
+            ".venv/bin/pip install 'psycopg[binary]>=3.1'"
+        ) from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine

@@ -36,9 +36,9 @@ import httpx
 from sqlalchemy import Engine
 
 from relay.adapters.safe_fetch import check_url
+from relay.config.settings import Settings
 from relay.core.models import FeedDocument
 from relay.errors import FetchError
-from relay.settings import Settings
 from relay.store import websub_store as db
 from relay.store.rows import FeedRow
 from relay.store.websub_store import DENIED, EXPIRED, REQUESTED, UNSUBSCRIBING, VERIFIED, Subscription

@@ -1,9 +1,7 @@
 """``relay report``: what each relayed post brought back, in the terminal or for a spreadsheet.
 
-Kept out of :mod:`relay.cli` so the reporting command grows with the metrics package;
-``relay.cli`` registers it with ``cli.add_command(report)``. It reads the same settings
-(``--config`` / ``RELAY_CONFIG`` / ``RELAY_*``) from the group's context and prints
-the same numbers as the dashboard and the JSON API, built by one function.
+It reads the same settings as every command (``--config`` / ``RELAY_CONFIG`` /
+``RELAY_*``) and prints the same numbers as the dashboard and the JSON API, built by one function.
 """
 
 from __future__ import annotations
@@ -12,7 +10,7 @@ from datetime import UTC, datetime
 
 import click
 
-from relay.cli_support import friendly_errors
+from relay.cli.support import friendly_errors, settings_of
 
 
 @click.command()
@@ -34,14 +32,11 @@ def report(ctx: click.Context, since: datetime | None, as_json: bool, as_csv: bo
     the same reader within 30 seconds.
     """
     from relay.metrics.reports import build_report, render_csv, render_json, render_text
-    from relay.settings import load_settings
     from relay.store.engine import apply_migrations, make_engine
 
     if as_json and as_csv:
         raise click.UsageError("choose one of --json and --csv")
-    root = ctx.find_root()
-    config = root.obj.get("config") if isinstance(root.obj, dict) else None
-    settings = load_settings(config)
+    settings = settings_of(ctx)
     engine = make_engine(settings.database.url)
     try:
         apply_migrations(engine)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import click
 
+from relay.cli.support import settings_of
 from relay.store.rows import FeedRow
 
 
@@ -38,10 +39,9 @@ def feeds(ctx: click.Context) -> None:
     """
     if ctx.invoked_subcommand is not None:
         return
-    from relay.cli import _settings
     from relay.wiring import build_runtime
 
-    runtime = build_runtime(_settings(ctx.find_root()))
+    runtime = build_runtime(settings_of(ctx))
     try:
         from relay.store.engine import apply_migrations
 
@@ -57,11 +57,10 @@ def feeds(ctx: click.Context) -> None:
 
 
 def _answer_held(ctx: click.Context, feed_id: int, *, discard: bool) -> None:
-    from relay.cli import _settings
     from relay.store.engine import apply_migrations
     from relay.wiring import build_runtime
 
-    runtime = build_runtime(_settings(ctx.find_root()))
+    runtime = build_runtime(settings_of(ctx))
     try:
         apply_migrations(runtime.store.engine)
         feed = next((f for f in runtime.store.list_feeds() if f.id == feed_id), None)

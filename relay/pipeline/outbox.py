@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 
 from relay.core.models import Post, Tweet
 from relay.core.policy import Caps, gate, month_start, post_cost
+from relay.core.ports import ImageSource, PostedTweet, Publisher
 from relay.errors import (
     AccountBlocked,
     DuplicateContent,
@@ -34,7 +35,6 @@ from relay.errors import (
     TransientPublishError,
     TweetRejected,
 )
-from relay.ports import ImageSource, PostedTweet, Publisher
 from relay.store.outbox import DEFAULT_ACCOUNT, FAILED, QUEUED, SENT, SKIPPED
 from relay.store.rows import DeliveryRow
 from relay.store.store import Store

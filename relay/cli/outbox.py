@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import click
 
+from relay.cli.support import settings_of
 from relay.errors import RelayError
 from relay.store.engine import apply_migrations, make_engine
 from relay.store.outbox import FAILED, QUEUED, SENDING, SKIPPED
@@ -13,9 +14,8 @@ from relay.store.store import Store
 
 
 def _store(ctx: click.Context) -> Store:
-    from relay.cli import _settings
 
-    engine = make_engine(_settings(ctx.find_root()).database.url)
+    engine = make_engine(settings_of(ctx).database.url)
     apply_migrations(engine)
     return Store(engine)
 

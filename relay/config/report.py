@@ -7,9 +7,10 @@ from typing import Any
 
 from pydantic import BaseModel, SecretStr
 
-from relay.settings import SECTIONS, Settings
+from relay.config.settings import SECTIONS, Settings
+from relay.core.redaction import MASK, hide_password
 
-REDACTED = "********"
+REDACTED = MASK
 
 
 def _value(value: Any) -> str:
@@ -17,6 +18,8 @@ def _value(value: Any) -> str:
         return json.dumps(REDACTED if value.get_secret_value() else "")
     if isinstance(value, tuple | list):
         return "[" + ", ".join(_value(v) for v in value) + "]"
+    if isinstance(value, str) and "://" in value:
+        value = hide_password(value)
     return json.dumps(value, ensure_ascii=False)
 
 

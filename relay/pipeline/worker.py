@@ -14,9 +14,9 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from relay.metrics.prometheus import POLL_DURATION
-from relay.outbox import PublishReport
-from relay.polling import FeedPoller
-from relay.service import RelayService
+from relay.pipeline.outbox import PublishReport
+from relay.pipeline.polling import FeedPoller
+from relay.pipeline.service import RelayService
 
 log = logging.getLogger("relay.worker")
 EVERGREEN_EVERY = timedelta(hours=1)

@@ -22,9 +22,9 @@ from relay.core.compose import ComposeOptions
 from relay.core.flood import FloodRules
 from relay.core.models import FeedDocument, Post
 from relay.core.schedule import next_check_at
-from relay.enrich import PageEnricher
 from relay.errors import FeedError, FetchError
-from relay.service import RelayService
+from relay.pipeline.enrichment import PageEnricher
+from relay.pipeline.service import RelayService
 from relay.store.rows import FeedRow
 
 log = logging.getLogger("relay.polling")

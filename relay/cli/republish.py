@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import click
 
+from relay.cli.support import settings_of
 from relay.errors import RelayError
 
 
@@ -20,11 +21,10 @@ def republish(ctx: click.Context, post: str) -> None:
     """
     from relay.adapters.page_post import post_from_page
     from relay.adapters.safe_fetch import SafeFetcher
-    from relay.cli import _settings
     from relay.store.engine import apply_migrations
     from relay.wiring import build_runtime
 
-    runtime = build_runtime(_settings(ctx.find_root()))
+    runtime = build_runtime(settings_of(ctx))
     now = datetime.now(UTC)
     try:
         apply_migrations(runtime.store.engine)

@@ -16,9 +16,9 @@ from relay.core.flood import FloodRules, Triage, triage
 from relay.core.identity import dedup_key, normalise_url
 from relay.core.models import FeedDocument, Post, Tweet
 from relay.core.policy import Caps
+from relay.core.ports import ImageSource, Publisher
 from relay.errors import RelayError
-from relay.outbox import LEASE, Outbox, PublishReport
-from relay.ports import ImageSource, Publisher
+from relay.pipeline.outbox import LEASE, Outbox, PublishReport
 from relay.store.outbox import DEFAULT_ACCOUNT
 from relay.store.rows import DeliveryRow, FeedRow, NewPost, TrackedLink
 from relay.store.store import Store

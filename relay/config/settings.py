@@ -16,8 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError, model_validator
 
-from relay.errors import ConfigError
-from relay.settings_sections import (
+from relay.config.sections import (
     REPUBLISH_TEMPLATES,
     AccountSettings,
     ApiSettings,
@@ -36,6 +35,8 @@ from relay.settings_sections import (
     _Section,
     parse_quiet_hours,
 )
+from relay.core.redaction import passwords_in
+from relay.errors import ConfigError
 
 __all__ = [
     "REPUBLISH_TEMPLATES",
@@ -115,7 +116,19 @@ class Settings(_Section):
         secrets = [self.x.consumer_key, self.x.consumer_secret, self.x.access_token, self.x.access_token_secret]
         secrets += [self.api.token, self.wordpress.secret, self.wordpress.previous_secret, self.indexnow.key]
         secrets += [secret for account in self.accounts for secret in account.secrets]
-        return [s.get_secret_value() for s in secrets if s.get_secret_value()]
+        in_urls = [password for feed in self.feeds for password in passwords_in(feed.url)]
+        in_urls += passwords_in(self.database.url) + passwords_in(self.x.api_base_url)
+        return [s.get_secret_value() for s in secrets if s.get_secret_value()] + in_urls
+
+    def nothing_to_watch(self) -> str | None:
+        """A warning when no door can bring a post in (no feed, no WordPress secret), saying what to add."""
+        if self.feeds or self.wordpress.secret.get_secret_value():
+            return None
+        return (
+            "relay has nothing to watch: no [[feeds]] and no [wordpress] secret are configured, so it will post "
+            'nothing. Add a [[feeds]] block with url = "https://your-blog.example/feed/" to your config file, '
+            "or set [wordpress] secret for the WordPress plugin, then restart (see config.example.toml)."
+        )
 
 
 def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:

@@ -13,9 +13,9 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from relay import __version__
-from relay.metrics import Tracking
-from relay.problems import install_problem_handlers
+from relay.metrics.tracking import Tracking
 from relay.routes import api, dashboard, hooks, redirect, republish, websub
+from relay.routes.problems import install_problem_handlers
 
 if TYPE_CHECKING:
     from relay.wiring import Runtime

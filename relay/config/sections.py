@@ -1,7 +1,7 @@
 """The sections of relay's configuration, one validated model each.
 
 Every field has a default a small blog can live with; a wrong value is refused with a
-sentence that says what to write instead (see :mod:`relay.settings` for how the messages
+sentence that says what to write instead (see :mod:`relay.config.settings` for how the messages
 are put together and where values come from).
 """
 
@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from relay.core.compose import DEFAULT_TEMPLATE, validate_template
+from relay.webhooks.signatures import SecretFormatError, signing_key
 
 REPUBLISH_TEMPLATES = (
     "{title}\n\n{link}\n\n{hashtags}",
@@ -247,6 +248,17 @@ class WordPressSettings(_Section):
     hashtag_deny: tuple[str, ...] = ()
     utm_campaign: str = "{slug}"
     republish_templates: tuple[str, ...] = REPUBLISH_TEMPLATES
+
+    @field_validator("secret", "previous_secret")
+    @classmethod
+    def _secret_is_usable(cls, value: SecretStr) -> SecretStr:
+        # A whsec_ secret whose rest is not base64 would make every webhook answer 503: refuse it at start.
+        if value.get_secret_value():
+            try:
+                signing_key(value.get_secret_value())
+            except SecretFormatError as exc:
+                raise ValueError(str(exc)) from None
+        return value
 
     @field_validator("template")
     @classmethod

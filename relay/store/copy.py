@@ -35,6 +35,7 @@ from sqlalchemy import JSON, Connection, Engine, String, Table, bindparam, false
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
+from relay.core.redaction import hide_password
 from relay.errors import StoreError
 from relay.store.engine import apply_migrations, current_head, current_revision, driver_url, make_engine
 from relay.store.schema import metadata
@@ -129,10 +130,7 @@ def rows_text(count: int) -> str:
 
 def safe_url(url: str) -> str:
     """The URL with its password masked, fit for a message or a log."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "(unreadable URL)"
+    return hide_password(url)
 
 
 # -- opening and checking --------------------------------------------------------------

@@ -1,16 +1,13 @@
 """``relay db``: moving relay's data from one database to another.
 
-The command group is separate from :mod:`relay.cli` so the copy's code is only imported
-when it is used; ``relay.cli`` registers it with ``cli.add_command(db)``. It does not
-import ``relay.cli`` at module level, because ``relay.cli`` imports its command groups
-while it is itself being imported.
+The copy's code is only imported when the command runs.
 """
 
 from __future__ import annotations
 
 import click
 
-from relay.cli_support import friendly_errors
+from relay.cli.support import friendly_errors, settings_of
 
 
 @click.group()
@@ -50,14 +47,12 @@ def copy(ctx: click.Context, source: str | None, target: str | None, force: bool
     --force), and is filled in one transaction: it gets everything or nothing. The source
     is only read.
     """
-    from relay.dbcopy import copy_database, rows_text, safe_url
-    from relay.settings import load_settings
+    from relay.store.copy import copy_database, rows_text, safe_url
 
     if source is None and target is None:
         raise click.UsageError("give --from, --to or both (the one left out is the configured database.url)")
     if source is None or target is None:
-        root = ctx.find_root().obj
-        configured = load_settings(root.get("config") if isinstance(root, dict) else None).database.url
+        configured = settings_of(ctx).database.url
         source, target = source or configured, target or configured
     report = copy_database(source, target, force=force, batch_size=batch_size, say=click.echo)
     click.echo(f"done: {rows_text(sum(report.rows.values()))} copied into {safe_url(target)}. "

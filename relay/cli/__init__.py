@@ -1,0 +1,1 @@
+"""The ``relay`` command: :mod:`relay.cli.main` builds it from one module per command group."""

@@ -1,0 +1,111 @@
+"""``relay preview``: the tweets relay would post for a feed, without posting or storing.
+
+It runs the same fetch, parse, deduplicate and compose steps as the poller, so what it
+shows is what relay will do: an entry that repeats an earlier one (same GUID or same
+link) is shown as not posted, with why, because the poller posts it once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from relay.adapters.feed_parser import parse_feed
+from relay.adapters.http_fetch import FetchLimits, fetch, make_client
+from relay.cli.support import friendly_errors, settings_of
+from relay.config.settings import Settings
+from relay.core.compose import ComposeOptions, compose_tweet
+from relay.core.identity import dedup_key, normalise_url
+from relay.core.models import FeedDocument
+from relay.errors import FeedError
+
+
+def load_document(source: str, *, base_url: str | None = None) -> FeedDocument:
+    """Fetch a feed URL, or read a feed file, and parse it."""
+    if source.startswith(("http://", "https://")):
+        return asyncio.run(_fetch_and_parse(source))
+    path = Path(source)
+    try:
+        body = path.read_bytes()
+    except OSError as exc:
+        raise FeedError(f"cannot read {source}: {exc.strerror}. Give a feed URL or an existing file.") from None
+    # A file has no address of its own: the parser resolves relative links against the feed's <link>.
+    document = parse_feed(body, url=base_url or path.resolve().as_uri())
+    if not document.posts and not base_url and any("without a usable link" in w for w in document.warnings):
+        raise FeedError(
+            f"the entries of {source} have relative links (like /2024/my-post/) and the file does not say "
+            "which site they belong to. Give the blog's address: relay preview FILE --base-url https://your-blog.example/"
+        )
+    return document
+
+
+async def _fetch_and_parse(url: str) -> FeedDocument:
+    limits = FetchLimits()
+    async with make_client(limits) as client:
+        result = await fetch(client, url, limits=limits)
+    if result.body is None:  # cannot happen without validators, but say so rather than crash
+        raise FeedError(f"{url} answered 304 Not Modified to a request without validators")
+    return parse_feed(result.body, url=result.final_url, headers=result.headers)
+
+
+def preview_tweets(
+    source: str, *, settings: Settings, base_url: str | None = None, today: date
+) -> Iterator[dict[str, Any]]:
+    """One dict per entry that has a link: what would be posted, or why it would not be."""
+    from relay.wiring import compose_options
+
+    options = next((compose_options(f) for f in settings.feeds if f.url == source), ComposeOptions())
+    document = load_document(source, base_url=base_url)
+    first_by_key: dict[str, str] = {}
+    first_by_url: dict[str, str] = {}
+    for post in document.posts:
+        if not post.url:
+            continue
+        item: dict[str, Any] = {"guid": post.guid, "url": post.url, "title": post.title, "image": post.image_url}
+        key, url = dedup_key(post), normalise_url(post.url)
+        earlier = first_by_key.get(key) or first_by_url.get(url)
+        if earlier is not None:
+            same = "GUID" if key in first_by_key else "link"
+            yield {**item, "post": False,
+                   "why": f"same {same} as the entry {earlier} above: relay posts it once"}
+            continue
+        first_by_key[key] = first_by_url[url] = post.url
+        tweet = compose_tweet(post, options, today=today)
+        yield {**item, "post": True, "link": tweet.link, "text": tweet.text,
+               "weighted_length": tweet.weighted_length}
+
+
+@click.command()
+@click.argument("source")
+@click.option("--json", "as_json", is_flag=True,
+              help="One JSON object per line (guid, url, post, link, text, weighted_length; why when not posted).")
+@click.option("--base-url", default=None, help="Resolve relative links in a feed FILE against this URL.")
+@click.pass_context
+@friendly_errors
+def preview(ctx: click.Context, source: str, as_json: bool, base_url: str | None) -> None:
+    """Show the tweets relay would post for the entries of SOURCE (a feed URL or file).
+
+    Never posts and never writes to the database. Settings of a matching [[feeds]]
+    entry (template, hashtags, UTM campaign) are used when SOURCE is a configured URL.
+    """
+    settings = settings_of(ctx)
+    shown = 0
+    for item in preview_tweets(source, settings=settings, base_url=base_url, today=datetime.now(UTC).date()):
+        shown += 1
+        if as_json:
+            click.echo(json.dumps(item, ensure_ascii=False))
+        elif item["post"]:
+            click.echo(f"── {item['url']}  ({item['weighted_length']}/280)")
+            click.echo(item["text"])
+            click.echo()
+        else:
+            click.echo(f"── {item['url']}  (not posted: {item['why']})")
+            click.echo()
+    if not shown:
+        click.echo(f"{source} has no entry with a link: there is nothing relay would post.", err=True)
