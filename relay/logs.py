@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -16,6 +17,14 @@ from typing import Any
 
 REDACTED = "[redacted]"
 _STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+_TERMINAL_ONLY = frozenset({"color_message"})
+"""Extras meant for a terminal (uvicorn's coloured copy of its message): never in a log line."""
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def _plain(value: Any) -> Any:
+    """A string without terminal colour codes; a log file or a log collector shows them as garbage."""
+    return _ANSI.sub("", value) if isinstance(value, str) else value
 
 
 class RedactingFilter(logging.Filter):
@@ -45,7 +54,8 @@ class RedactingFilter(logging.Filter):
 
 
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
-    return {k: v for k, v in vars(record).items() if k not in _STANDARD_ATTRS and not k.startswith("_")}
+    return {k: _plain(v) for k, v in vars(record).items()
+            if k not in _STANDARD_ATTRS and k not in _TERMINAL_ONLY and not k.startswith("_")}
 
 
 class JsonFormatter(logging.Formatter):
@@ -56,7 +66,7 @@ class JsonFormatter(logging.Formatter):
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": _plain(record.getMessage()),
         }
         payload.update(_extras(record))
         if record.exc_info:
@@ -71,7 +81,7 @@ class KeyValueFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         ts = datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        message = json.dumps(record.getMessage(), ensure_ascii=False)
+        message = json.dumps(_plain(record.getMessage()), ensure_ascii=False)
         parts = [ts, record.levelname.lower(), record.name, f"msg={message}"]
         parts += [f"{k}={json.dumps(v, ensure_ascii=False, default=str)}" for k, v in _extras(record).items()]
         text = " ".join(parts)

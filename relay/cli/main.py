@@ -21,7 +21,25 @@ from relay.cli.serve import migrate, poll, serve, worker
 from relay.cli.support import CONFIG_HELP, accept_global_options_everywhere
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class RelayGroup(click.Group):
+    """The root group: an option of a command typed before the command gets the right spelling back."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.NoSuchOption as exc:
+            owners = [name for name, command in sorted(self.commands.items())
+                      if any(exc.option_name in p.opts for p in command.params if isinstance(p, click.Option))]
+            if owners:
+                raise click.NoSuchOption(
+                    exc.option_name, ctx=exc.ctx,
+                    message=(f"{exc.option_name} is an option of `relay {owners[0]}`: write it after the command, "
+                             f"as in `relay {owners[0]} {exc.option_name} ...`."),
+                ) from None
+            raise
+
+
+@click.group(cls=RelayGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="RELAY_CONFIG", default=None,
               help=CONFIG_HELP)
 @click.version_option(__version__, prog_name="relay")

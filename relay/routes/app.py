@@ -15,6 +15,7 @@ from sqlalchemy import text
 from relay import __version__
 from relay.metrics.tracking import Tracking
 from relay.routes import api, dashboard, hooks, redirect, republish, websub
+from relay.routes.docs import install_offline_docs
 from relay.routes.problems import install_problem_handlers
 
 if TYPE_CHECKING:
@@ -40,7 +41,8 @@ def create_app(runtime: Runtime, *, run_worker: bool = True) -> FastAPI:
             await tracking.stop()  # writes every click still queued: none is lost on shutdown
             await runtime.aclose()
 
-    app = FastAPI(title="relay", version=__version__, lifespan=lifespan)
+    app = FastAPI(title="relay", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
+    install_offline_docs(app)
     app.state.runtime = runtime
     app.state.tracking = tracking
     install_problem_handlers(app)
