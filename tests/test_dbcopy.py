@@ -326,7 +326,7 @@ def test_an_unreachable_target_is_named_without_its_password(sqlite_url: str) ->
     result = run_copy("--from", sqlite_url, "--to", "postgresql://relay:hunter2@127.0.0.1:1/relay")
 
     assert result.exit_code == 1
-    assert "cannot connect to the target database postgresql://relay:***@127.0.0.1:1/relay" in result.output
+    assert "cannot connect to the target database postgresql://relay:********@127.0.0.1:1/relay" in result.output
     assert "hunter2" not in result.output
 
 
