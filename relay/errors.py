@@ -58,6 +58,11 @@ class TweetRejected(PublishError):
     """X refused the tweet itself (400, too long or invalid): retrying the same text is useless."""
 
 
+class PostRefused(PublishError):
+    """X refused this one post for a reason of its own (reply restrictions, cashtags, "not permitted to
+    perform this action"): that delivery fails with X's reason, and the account keeps posting."""
+
+
 class AccountBlocked(PublishError):
     """401, 403 permission, 402 CreditsDepleted: publishing for the account must pause until a human acts."""
 

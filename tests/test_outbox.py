@@ -228,7 +228,10 @@ def test_crash_after_x_accepted_is_reconciled_at_start(store: Store, emulator: E
     assert {d.status for d in claimed} == {SENDING}
     # The process died after X accepted the first and before the second was sent.
     emulator.seed_tweet(claimed[0].text)
-    assert sorted(service.outbox.recover(now(), all_sending=True)) == [posted, lost]
+    # Even a sole worker restarting leaves them while the lease runs: the dead process's
+    # request may still be in flight, and X lists a post only once it answered.
+    assert service.outbox.recover(now(), all_sending=True) == []
+    assert sorted(service.outbox.recover(now() + timedelta(seconds=91), all_sending=True)) == [posted, lost]
     assert state(store, posted) == (SENT, ["reconciled"])
     assert state(store, lost) == (QUEUED, ["interrupted"])
     assert service.publish_due(now()).sent == [lost]
@@ -301,3 +304,99 @@ def test_health_shows_why_posts_wait(tmp_path, emulator: EmulatorServer) -> None
         health = httpx.get(f"{app.url}/healthz").json()
     assert health["status"] == "ok"
     assert "monthly budget reached" in health["posts_waiting"]
+
+
+# -- exactly once against X as it answers (issue: t.co links, media links, slow answers) ----------
+
+
+def test_a_post_x_refuses_for_itself_fails_alone_and_the_account_keeps_posting(
+    store: Store, emulator: EmulatorServer,
+) -> None:
+    service = service_for(store, emulator)
+    refused, next_one = queue(store, 1, now()), queue(store, 2, now())
+    emulator.inject(status=403, detail="You are not permitted to perform this action.")
+    report = service.publish_due(now())
+    assert report.failed == [refused] and report.sent == [next_one]
+    assert report.blocked_reason is None and service.outbox.blocked_reason is None
+    status, outcomes = state(store, refused)
+    assert (status, outcomes) == (FAILED, ["refused"])
+    [row] = [d for d in store.list_deliveries() if d.id == refused]
+    assert "not permitted to perform this action" in (row.last_error or "")
+
+
+def test_an_ambiguous_attempt_is_not_posted_again_while_x_cannot_be_asked(
+    store: Store, emulator: EmulatorServer,
+) -> None:
+    service = service_for(store, emulator)
+    delivery = queue(store, 1, now())
+    emulator.inject(status=503, accept_then_fail=True)  # X posted it, and the answer was lost
+    assert service.publish_due(now()).retried == [delivery]
+    later = now() + timedelta(hours=2)
+    emulator.inject("/2/users/me", method="GET", status=503)  # the timeline cannot be read this time
+    report = service.publish_due(later)
+    assert report.sent == [] and report.retried == [delivery], "it waits instead of posting blind"
+    assert len(emulator.tweets()) == 1
+    [row] = [d for d in store.list_deliveries() if d.id == delivery]
+    assert row.status == QUEUED and row.next_attempt_at > later
+    assert service.publish_due(row.next_attempt_at + timedelta(seconds=1)).sent == [delivery]
+    assert len(emulator.tweets()) == 1, "found on X once it could be asked: never posted twice"
+    assert state(store, delivery)[1][-1] == "reconciled"
+
+
+def test_the_retry_time_counts_from_when_a_slow_attempt_ended(store: Store, emulator: EmulatorServer) -> None:
+    service = RelayService(store, XPublisher(CREDENTIALS, api_base_url=emulator.base_url, timeout=(5.0, 1.0)))
+    delivery = queue(store, 1, now())
+    round_started = now()
+    emulator.inject(delay=2.5)  # slower than the 1 s read timeout: the client gives up first
+    assert service.publish_due(round_started).retried == [delivery]
+    [row] = [d for d in store.list_deliveries() if d.id == delivery]
+    waited = row.next_attempt_at - round_started
+    assert waited >= timedelta(seconds=30) + timedelta(seconds=0.9), waited
+
+
+def test_the_lease_covers_each_request_from_when_it_starts(store: Store, emulator: EmulatorServer) -> None:
+    """The second post of a round whose first one was slow gets a lease counted from its own request."""
+    service = service_for(store, emulator)
+    queue(store, 1, now() - timedelta(minutes=10))
+    queue(store, 2, now() - timedelta(minutes=10))
+    emulator.inject(delay=1.5)  # X takes its time with the first post (and does post it)
+    round_started = now()
+    leases: list[datetime] = []
+    original = service.outbox.publisher.publish
+
+    def spy(text: str, media_ids: object = None) -> object:
+        [sending] = [d for d in store.list_deliveries() if d.status == SENDING]
+        assert sending.lease_until is not None
+        leases.append(sending.lease_until)
+        return original(text, media_ids)  # type: ignore[arg-type]
+
+    service.outbox.publisher.publish = spy  # type: ignore[method-assign]
+    assert len(service.publish_due(round_started).sent) == 2
+    assert leases[0] >= round_started + timedelta(seconds=90)
+    assert leases[1] >= round_started + timedelta(seconds=91.4), "counted from the second request, not the round"
+
+
+def test_a_worker_whose_delivery_was_taken_over_does_not_post_it(store: Store) -> None:
+    delivery_id = queue(store, 1, now())
+    [claimed] = store.claim_due(now(), 1)
+    assert store.take_over(delivery_id, now() + timedelta(minutes=3), lease=timedelta(seconds=90),
+                           abandoned_only=True)
+    assert not store.extend_lease(delivery_id, held_until=claimed.lease_until, until=now() + timedelta(minutes=9))
+
+
+def test_no_request_to_x_outlives_the_lease_it_was_started_under(emulator: EmulatorServer) -> None:
+    """The X client's total deadline, plus margin, fits inside the in-flight lease; and it holds."""
+    import time as clock
+
+    from relay.adapters.x import DEADLINE_SECONDS, DEFAULT_TIMEOUT
+    from relay.errors import TransientPublishError
+    from relay.pipeline.outbox import IN_FLIGHT
+
+    assert timedelta(seconds=DEADLINE_SECONDS + 30) <= IN_FLIGHT
+    assert DEFAULT_TIMEOUT[0] + DEFAULT_TIMEOUT[1] <= DEADLINE_SECONDS
+    publisher = XPublisher(CREDENTIALS, api_base_url=emulator.base_url, timeout=(5.0, 30.0), deadline=1.0)
+    emulator.inject(delay=4.0)
+    started = clock.monotonic()
+    with pytest.raises(TransientPublishError, match="did not answer in time"):
+        publisher.publish("Un message qui attend trop longtemps")
+    assert clock.monotonic() - started < 3.0, "the total deadline, not the 30 s read timeout, ended the wait"

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,11 +30,13 @@ import requests
 import tweepy
 from requests.adapters import HTTPAdapter
 from requests_oauthlib import OAuth1
+from urllib3.util import Timeout
 
 from relay.core.ports import PublishedTweet
 from relay.errors import (
     AccountBlocked,
     DuplicateContent,
+    PostRefused,
     PublishError,
     RateLimited,
     TransientPublishError,
@@ -45,6 +48,21 @@ log = logging.getLogger("relay.publisher")
 X_API = "https://api.twitter.com"
 DEFAULT_TIMEOUT = (5.0, 30.0)
 """(connect, read) seconds; tweepy itself passes no timeout at all."""
+DEADLINE_SECONDS = 40.0
+"""The longest one request to X may take, connecting and waiting for the answer together.
+
+The outbox keeps a delivery's lease beyond this (plus a margin) from the moment the request
+starts, so no other worker can look for the post on X while this request may still land."""
+PER_POST_REFUSALS = (
+    "not permitted to perform this action",
+    "reply to this conversation is not allowed",
+    "not permitted to reply",
+    "you have not been mentioned",
+    "cashtag",
+    "quoting this post is not allowed",
+    "not allowed to quote",
+)
+"""Phrases of X's 403 answers that refuse one post, not the account (lower case)."""
 _FIELD_UNAUTHORIZED = "/problems/not-authorized-for-field"
 _UNUSABLE_BASE_URL = (
     requests.exceptions.InvalidURL,
@@ -86,6 +104,9 @@ class RecentTweet:
     text: str
     created_at: datetime | None
     display_text: str
+    links: tuple[str, ...] = ()
+    """The addresses the post links to (each ``expanded_url``, and ``unwound_url`` where X resolved a redirect),
+    X's own media links left out."""
 
 
 @dataclass(frozen=True)
@@ -115,11 +136,13 @@ def rewrite_url(url: str, base_url: str) -> str:
 class XTransport(HTTPAdapter):
     """The ``requests`` transport tweepy's session uses for X: base URL, re-signing, timeout."""
 
-    def __init__(self, base_url: str, sign: Callable[[Any], Any], timeout: tuple[float, float]) -> None:
+    def __init__(self, base_url: str, sign: Callable[[Any], Any], timeout: tuple[float, float],
+                 deadline: float = DEADLINE_SECONDS) -> None:
         super().__init__()
         self.base_url = base_url
         self._sign = sign
-        self._timeout = timeout
+        # urllib3's total bounds connecting and waiting for the answer together, not each step alone.
+        self._timeout: Any = Timeout(connect=timeout[0], read=timeout[1], total=deadline)
 
     def send(
         self,
@@ -181,6 +204,8 @@ def error_for_response(response: requests.Response, action: str) -> PublishError
         )
     if status == 403 and "duplicate content" in detail.lower():
         return DuplicateContent(f"X refused the tweet as a duplicate of an earlier one ({said}).")
+    if status == 403 and any(phrase in detail.lower() for phrase in PER_POST_REFUSALS):
+        return PostRefused(f"X refused this post ({said}); the account keeps posting.")
     if status == 403 and "too long" not in detail.lower():
         return AccountBlocked(
             f"X forbade relay to {action} ({said}). Check that the X app has Read and Write permission, "
@@ -221,12 +246,31 @@ def _answer_data(response: requests.Response, action: str) -> dict[str, Any]:
     return data
 
 
-def _restore_links(data: Mapping[str, Any]) -> str:
+def _is_media_link(entity: Mapping[str, Any]) -> bool:
+    """The ``t.co`` link X appends for an attached photo or video: not part of what relay wrote."""
+    expanded = str(entity.get("expanded_url") or "")
+    return bool(entity.get("media_key")) or bool(_MEDIA_PATH.search(expanded))
+
+
+_MEDIA_PATH = re.compile(r"^https?://(?:[a-z]+\.)?(?:twitter|x)\.com/[^/]+/status/\d+/(?:photo|video)/\d+$")
+
+
+def _restore_links(data: Mapping[str, Any]) -> tuple[str, tuple[str, ...]]:
+    """The text with each ``t.co`` link put back to its address (media links dropped), and those addresses."""
     text = str(data.get("text", ""))
+    links: list[str] = []
     for entity in (data.get("entities") or {}).get("urls") or []:
-        if entity.get("url") and entity.get("expanded_url"):
-            text = text.replace(str(entity["url"]), str(entity["expanded_url"]))
-    return text
+        short = str(entity.get("url") or "")
+        if not short:
+            continue
+        if _is_media_link(entity):
+            text = text.replace(short, "")
+            continue
+        expanded, unwound = str(entity.get("expanded_url") or ""), str(entity.get("unwound_url") or "")
+        links += [url for url in (expanded, unwound) if url and url not in links]
+        if expanded:
+            text = text.replace(short, expanded)
+    return text.strip(), tuple(links)
 
 
 def _parse_time(value: object) -> datetime | None:
@@ -262,6 +306,7 @@ class XPublisher:
         *,
         api_base_url: str = X_API,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        deadline: float = DEADLINE_SECONDS,
     ) -> None:
         self.api_base_url = api_base_url.rstrip("/")
         self._auth = OAuth1(
@@ -277,7 +322,7 @@ class XPublisher:
             access_token_secret=credentials.access_token_secret,
             wait_on_rate_limit=False,
         )
-        self._client.session.mount(f"{X_API}/", XTransport(self.api_base_url, self._auth, timeout))
+        self._client.session.mount(f"{X_API}/", XTransport(self.api_base_url, self._auth, timeout, deadline))
         self._account: XAccount | None = None
 
     def __repr__(self) -> str:
@@ -320,6 +365,7 @@ class XPublisher:
                 answer = self._client.get_users_tweets(
                     user_id,
                     since_id=since_id,
+                    start_time=since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if since else None,
                     max_results=min(100, max(5, max_results)),
                     pagination_token=token,
                     tweet_fields=["created_at", "entities"],
@@ -327,14 +373,9 @@ class XPublisher:
                 )
             for tweet in answer.data or []:
                 data = tweet.data
-                found.append(
-                    RecentTweet(
-                        str(data["id"]),
-                        _restore_links(data),
-                        _parse_time(data.get("created_at")),
-                        str(data["text"]),
-                    )
-                )
+                text, links = _restore_links(data)
+                found.append(RecentTweet(str(data["id"]), text, _parse_time(data.get("created_at")),
+                                         str(data["text"]), links))
             token = (answer.meta or {}).get("next_token")
             oldest = found[-1].created_at if found else None
             if not token or (since is not None and oldest is not None and oldest < since):

@@ -33,6 +33,11 @@ class PostedTweet(Protocol):
     @property
     def created_at(self) -> datetime | None: ...
 
+    @property
+    def links(self) -> Sequence[str]:
+        """The addresses the tweet links to, as X resolved its ``t.co`` links (media links left out)."""
+        ...
+
 
 class Publisher(Protocol):
     """Posts to one X account.

@@ -8,9 +8,16 @@ The rules, in the order they matter:
   before it is tried again: X may have posted it before the answer was lost;
 * caps, spacing, quiet hours and the monthly budget are checked before a claim, so a
   post held back stays queued and costs nothing;
-* X's answers decide what happens next: 429 waits for the reset, 5xx backs off, a
-  duplicate is skipped (a republished variant is varied once), a too-long text is
-  recomposed shorter once, and 401/402/403 pause the account until a human acts.
+* the lease is renewed the moment the request to X starts, for longer than that request
+  can take (:data:`IN_FLIGHT`), so no other worker (nor this one after a restart) looks for
+  the post on X while the request may still land;
+* a post is recognised on X by the link only its delivery carries (X keeps it in the
+  ``t.co`` link's ``expanded_url``), not by a text X rewrites; when X cannot be asked, the
+  delivery waits and relay asks again, it never posts blind;
+* X's answers decide what happens next: 429 waits for the reset, 5xx backs off (timed from
+  when the attempt ended), a duplicate is skipped (a republished variant is varied once), a
+  too-long text is recomposed shorter once, a post X refuses for itself (reply rules,
+  cashtags) fails alone, and 401/402/account-wide 403 pause the account until a human acts.
 """
 
 from __future__ import annotations
@@ -18,17 +25,21 @@ from __future__ import annotations
 import html
 import logging
 import random
+import time
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from urllib.parse import unquote, urlsplit, urlunsplit
 
+from relay.core.length import find_urls
 from relay.core.models import Post, Tweet
 from relay.core.policy import Caps, gate, month_start, post_cost
 from relay.core.ports import ImageSource, PostedTweet, Publisher
 from relay.errors import (
     AccountBlocked,
     DuplicateContent,
+    PostRefused,
     PublishError,
     RateLimited,
     RelayError,
@@ -45,6 +56,9 @@ RETRY_BASE = timedelta(seconds=30)
 RETRY_CEILING = timedelta(hours=1)
 PAUSE_RECHECK = timedelta(minutes=15)
 LEASE = timedelta(seconds=90)
+IN_FLIGHT = timedelta(seconds=90)
+"""How long a request to X may still land after it started: the X client's total deadline (40 s,
+``relay.adapters.x.DEADLINE_SECONDS``) plus a wide margin for X's own processing and clock skew."""
 RECONCILE_MARGIN = timedelta(minutes=5)
 """Clock skew between relay and X, when asking X for tweets since a delivery was claimed."""
 AMBIGUOUS = frozenset({"error", "interrupted"})
@@ -96,18 +110,22 @@ class Outbox:
     def recover(self, now: datetime, *, all_sending: bool = False) -> list[int]:
         """Settle deliveries a dead worker left in ``sending``: found on X -> sent, else queued again.
 
-        Each is taken over atomically first, so two instances never settle the same one, and
-        X is searched back to the moment it was claimed (however many tweets came since).
+        Only once their lease has run out, even for a sole worker restarting: the dead worker's
+        request may still be in flight, and X lists a post only after it answered. Each is taken
+        over atomically first, so two instances never settle the same one, and X is searched back
+        to the moment it was claimed (however many tweets came since). ``all_sending`` is kept for
+        callers' compatibility and no longer overrides a live lease.
         """
+        del all_sending
         taken = [
-            delivery for delivery in self.store.abandoned(now, all_sending=all_sending, account=self.account)
-            if self.store.take_over(delivery.id, now, lease=self.lease, abandoned_only=not all_sending)
+            delivery for delivery in self.store.abandoned(now, account=self.account)
+            if self.store.take_over(delivery.id, now, lease=self.lease, abandoned_only=True)
         ]
         if not taken:
             return []
         recent = self._recent_posts(since=min(_claimed(d) for d in taken) - RECONCILE_MARGIN)
         for delivery in taken:
-            match = None if recent is None else _find(delivery, recent)
+            match = None if recent is None else self._find(delivery, recent)
             if match is not None:
                 self._mark_sent(delivery, match.id, now, outcome="reconciled", dry_run=False)
                 log.info("found on X after a crash; not posting again",
@@ -124,60 +142,93 @@ class Outbox:
     # -- publishing ----------------------------------------------------------------------
 
     def publish_due(self, now: datetime, *, limit: int = 10) -> PublishReport:
-        """Post what is due and allowed, one delivery at a time, recording every attempt."""
+        """Post what is due and allowed, one delivery at a time, recording every attempt.
+
+        ``now`` is when the round starts; each delivery is handled at the round's time plus
+        what the earlier ones took, so leases and retry times never count from a stale moment.
+        """
         report = PublishReport()
+        started = time.monotonic()
+
+        def current() -> datetime:
+            return now + timedelta(seconds=time.monotonic() - started)
+
         reason, paused_at = self.store.account_pause(self.account)
         if reason is not None and paused_at is not None and now < paused_at + PAUSE_RECHECK:
             report.blocked_reason = reason
             return report
         for _ in range(limit):
-            upcoming = self.store.next_due(now, self.account)
+            moment = current()
+            upcoming = self.store.next_due(moment, self.account)
             if upcoming is None:
                 break
-            verdict = gate(now, self.caps, self.store.usage(self.account, now, month_start(now, self.caps.timezone)),
+            verdict = gate(moment, self.caps,
+                           self.store.usage(self.account, moment, month_start(moment, self.caps.timezone)),
                            cost=self._cost(upcoming.text))
             if not verdict.open:
                 self._hold(verdict.reason, verdict.needs_operator)
                 report.held_reason = verdict.reason
                 break
             self._hold(None, False)
-            claimed = self.store.claim_due(now, 1, lease=self.lease, account=self.account)
+            claimed = self.store.claim_due(moment, 1, lease=self.lease, account=self.account)
             if not claimed:
                 break
-            self._publish_one(claimed[0], now, report)
+            self._publish_one(claimed[0], moment, report)
             if report.blocked_reason is not None:
                 break
         return report
 
     def _publish_one(self, delivery: DeliveryRow, now: datetime, report: PublishReport) -> None:
         finish = self.store.finish_delivery
-        if self._last_outcome(delivery) in AMBIGUOUS and self._found_on_x(delivery, now, report):
-            return
+        started = time.monotonic()
+
+        def ended() -> datetime:
+            """The moment the attempt ended, on the caller's clock: retries count from here, not the round."""
+            return now + timedelta(seconds=time.monotonic() - started)
+
+        if self._last_outcome(delivery) in AMBIGUOUS:
+            found = self._look_on_x(delivery, now, report)
+            if found is None:
+                finish(delivery.id, status=QUEUED, now=now, outcome="error",
+                       detail="X could not be asked whether an earlier attempt posted this; relay will ask again "
+                              "before posting", next_attempt_at=ended() + retry_delay(delivery.attempts))
+                report.retried.append(delivery.id)
+                return
+            if found:
+                return
         post = self.store.get_post(delivery.post_id)
+        media = self._media_for(post) or None
+        if not self.store.extend_lease(delivery.id, held_until=delivery.lease_until, until=ended() + IN_FLIGHT):
+            log.warning("another worker took this delivery over; not posting it here", extra={"delivery": delivery.id})
+            return
         try:
-            published = self.publisher.publish(delivery.text, self._media_for(post) or None)
+            published = self.publisher.publish(delivery.text, media)
         except RateLimited as exc:
-            wait_until = datetime.fromtimestamp(exc.reset_at, UTC) if exc.reset_at else now + RETRY_BASE
-            wait_until = max(wait_until, now) + timedelta(seconds=random.uniform(1, 10))
+            wait_until = datetime.fromtimestamp(exc.reset_at, UTC) if exc.reset_at else ended() + RETRY_BASE
+            wait_until = max(wait_until, ended()) + timedelta(seconds=random.uniform(1, 10))
             finish(delivery.id, status=QUEUED, now=now, outcome="rate_limited", detail=str(exc),
                    next_attempt_at=wait_until)
             report.retried.append(delivery.id)
         except TransientPublishError as exc:
             finish(delivery.id, status=QUEUED, now=now, outcome="error", detail=str(exc),
-                   next_attempt_at=now + retry_delay(delivery.attempts))
+                   next_attempt_at=ended() + retry_delay(delivery.attempts))
             report.retried.append(delivery.id)
         except DuplicateContent as exc:
-            if self._had_ambiguous_attempt(delivery) and self._found_on_x(delivery, now, report):
+            if self._had_ambiguous_attempt(delivery) and self._look_on_x(delivery, now, report):
                 return  # X has it because an earlier attempt did post it
             self._second_chance(delivery, post, now, report, why="vary", outcome="duplicate", error=exc,
                                 final_status=SKIPPED, allowed=delivery.variant > 0)
         except TweetRejected as exc:
             self._second_chance(delivery, post, now, report, why="shorter", outcome="rejected", error=exc,
                                 final_status=FAILED, allowed=True)
+        except PostRefused as exc:
+            finish(delivery.id, status=FAILED, now=now, outcome="refused", detail=str(exc))
+            report.failed.append(delivery.id)
+            log.warning("X refused one post: %s", exc, extra={"delivery": delivery.id})
         except AccountBlocked as exc:
             self.store.set_account_pause(self.account, str(exc), now)
             finish(delivery.id, status=QUEUED, now=now, outcome="blocked", detail=str(exc),
-                   next_attempt_at=now + PAUSE_RECHECK)
+                   next_attempt_at=ended() + PAUSE_RECHECK)
             report.blocked_reason = str(exc)
             log.error("publishing paused for account %s: %s", self.account, exc, extra={"delivery": delivery.id})
         except PublishError as exc:
@@ -211,15 +262,29 @@ class Outbox:
         self.store.finish_delivery(delivery.id, status=final_status, now=now, outcome=outcome, detail=str(error))
         (report.skipped if final_status == SKIPPED else report.failed).append(delivery.id)
 
-    def _found_on_x(self, delivery: DeliveryRow, now: datetime, report: PublishReport) -> bool:
-        """Look for this delivery's text on X since it was first tried; mark it sent when there."""
+    def _look_on_x(self, delivery: DeliveryRow, now: datetime, report: PublishReport) -> bool | None:
+        """Look for this delivery on X since it was first tried; mark it sent when there.
+
+        True: found (and marked sent); False: X answered and it is not there; None: X could not be asked.
+        """
         recent = self._recent_posts(since=delivery.created_at - RECONCILE_MARGIN)
-        match = None if recent is None else _find(delivery, recent)
+        if recent is None:
+            return None
+        match = self._find(delivery, recent)
         if match is None:
             return False
         self._mark_sent(delivery, match.id, now, outcome="reconciled", dry_run=False)
         report.sent.append(delivery.id)
         return True
+
+    def _find(self, delivery: DeliveryRow, recent: Sequence[PostedTweet]) -> PostedTweet | None:
+        """The tweet that is this delivery, by its own link first, by its words second.
+
+        A tweet some other delivery already carries is never taken for this one.
+        """
+        taken = self.store.tweet_ids_recorded([tweet.id for tweet in recent])
+        candidates = [tweet for tweet in recent if tweet.id not in taken]
+        return find_own_tweet(delivery.text, delivery.link, candidates)
 
     def _had_ambiguous_attempt(self, delivery: DeliveryRow) -> bool:
         return any(a["outcome"] in AMBIGUOUS for a in self.store.attempts_for(delivery.id))
@@ -273,11 +338,33 @@ def _claimed(delivery: DeliveryRow) -> datetime:
     return delivery.claimed_at or delivery.created_at
 
 
-def _comparable(text: str) -> str:
-    """X answers with ``&amp;`` for ``&`` and may trim or re-space; compare what is left."""
-    return " ".join(unicodedata.normalize("NFC", html.unescape(text)).split())
+def _comparable_link(url: str) -> str:
+    """X keeps the address as posted, but may percent-encode, lower-case the host or add a slash."""
+    parts = urlsplit(html.unescape(url.strip()))
+    path = unquote(parts.path).rstrip("/")
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, unquote(parts.query), ""))
 
 
-def _find(delivery: DeliveryRow, recent: Sequence[PostedTweet]) -> PostedTweet | None:
-    wanted = _comparable(delivery.text)
-    return next((tweet for tweet in recent if _comparable(tweet.text) == wanted), None)
+def _words(text: str) -> str:
+    """The words of a text without its links: X rewrites every link (``t.co``, ``http://README.md``),
+    appends media links and answers ``&amp;`` for ``&``; what is left must be equal."""
+    text = unicodedata.normalize("NFC", html.unescape(text))
+    for span in sorted(find_urls(text), key=lambda found: found.start, reverse=True):
+        text = text[:span.start] + " " + text[span.end:]
+    return " ".join(text.split())
+
+
+def find_own_tweet(text: str, link: str, recent: Sequence[PostedTweet]) -> PostedTweet | None:
+    """The tweet of ``recent`` that is the post ``text`` carrying ``link``, if X has it.
+
+    The link is what identifies a delivery (its own tracked code or UTM tags); the words, links
+    left out, are the second check, for a tweet whose links X listed in a form relay cannot
+    compare. Callers pass only tweets since the delivery was claimed that no other delivery holds.
+    """
+    wanted_link = _comparable_link(link) if link else ""
+    wanted_words = _words(text)
+    for tweet in recent:
+        links = [_comparable_link(url) for url in tweet.links]
+        if wanted_link and wanted_link in links:
+            return tweet
+    return next((tweet for tweet in recent if _words(tweet.text) == wanted_words), None)

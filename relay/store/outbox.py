@@ -105,6 +105,26 @@ class OutboxQueries:
         with self.engine.begin() as conn:
             return bool(conn.execute(update(deliveries).where(condition).values(lease_until=now + lease)).rowcount)
 
+    def extend_lease(self, delivery_id: int, *, held_until: datetime | None, until: datetime) -> bool:
+        """Keep a ``sending`` delivery ours until ``until``; False when another worker took it over.
+
+        ``held_until`` is the lease this worker was given; a take-over changes it, so the guard
+        fails and the caller must not post.
+        """
+        condition = and_(deliveries.c.id == delivery_id, deliveries.c.status == SENDING,
+                         deliveries.c.lease_until.is_(None) if held_until is None
+                         else deliveries.c.lease_until == held_until)
+        with self.engine.begin() as conn:
+            return bool(conn.execute(update(deliveries).where(condition).values(lease_until=until)).rowcount)
+
+    def tweet_ids_recorded(self, tweet_ids: Sequence[str]) -> set[str]:
+        """Which of these tweet ids some delivery already carries (never claim one tweet twice)."""
+        if not tweet_ids:
+            return set()
+        with self.engine.connect() as conn:
+            found = conn.execute(select(deliveries.c.tweet_id).where(deliveries.c.tweet_id.in_(list(tweet_ids))))
+            return {str(value) for value in found.scalars().all()}
+
     def finish_delivery(
         self,
         delivery_id: int,

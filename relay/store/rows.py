@@ -77,6 +77,7 @@ class DeliveryRow:
     created_at: datetime
     sent_at: datetime | None
     claimed_at: datetime | None = None
+    lease_until: datetime | None = None
 
 
 def row_to(cls: type[Any], mapping: Any) -> Any:
