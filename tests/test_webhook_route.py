@@ -30,7 +30,7 @@ from relay.config.settings import load_settings
 from relay.routes.app import create_app
 from relay.store.engine import apply_migrations, make_engine
 from relay.store.schema import deliveries, posts, webhook_ids
-from relay.store.webhook_ids import KEEP, forget_webhook_id, remember_webhook_id
+from relay.store.webhook_ids import KEEP, remember_webhook_id, webhook_id_seen
 from relay.testing.x_emulator import EmulatorServer
 from relay.webhooks.signatures import body_signature, standard_signature
 from relay.wiring import Runtime, build_runtime
@@ -430,6 +430,30 @@ def test_a_delivery_that_failed_inside_relay_is_processed_when_retried(
     wait_for(lambda: len(emulator.tweets()) == 1, timeout=10, what="the tweet after the retry")
 
 
+def test_a_crash_between_recording_the_post_and_its_webhook_id_loses_nothing_and_doubles_nothing(
+    relay: RelayApp, emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process dies after the post is recorded and before the id is: the plugin's retry of the same
+    delivery is processed, finds the post already recorded, and X gets one tweet."""
+    import relay.routes.hooks as hooks_route
+
+    def dies(*_args: Any, **_kwargs: Any) -> bool:
+        raise RuntimeError("killed between the two steps")
+
+    payload = connector_payload(62)
+    monkeypatch.setattr(hooks_route, "remember_webhook_id", dies)
+    assert relay.send(payload, webhook_id="wp_blog.example_62_1_publish").status_code == 500
+    monkeypatch.undo()
+    retried = relay.send(payload, webhook_id="wp_blog.example_62_1_publish")
+    assert retried.status_code == 202, retried.text
+    assert retried.json()["outcome"] != "already_processed", "the retry is looked at, not dismissed"
+    wait_for(lambda: len(emulator.tweets()) == 1, timeout=10, what="the one tweet")
+    again = relay.send(payload, webhook_id="wp_blog.example_62_1_publish")
+    assert again.status_code == 200 and again.json()["outcome"] == "already_processed"
+    time.sleep(0.5)
+    assert len(emulator.tweets()) == 1
+
+
 def test_a_webhook_id_longer_than_255_characters_is_400(relay: RelayApp) -> None:
     assert_problem(relay.send(connector_payload(), webhook_id="x" * 256), 400, "at most 255 characters")
 
@@ -456,8 +480,7 @@ def test_webhook_ids_are_remembered_once_even_when_racing(database_url: str) -> 
         with ThreadPoolExecutor(max_workers=8) as pool:
             results = list(pool.map(lambda _: remember_webhook_id(engine, "wp_race_1", now), range(8)))
         assert sorted(results) == [False] * 7 + [True]
-        forget_webhook_id(engine, "wp_race_1")
-        assert remember_webhook_id(engine, "wp_race_1", now) is True
+        assert webhook_id_seen(engine, "wp_race_1") and not webhook_id_seen(engine, "wp_race_2")
         # ids older than KEEP are forgotten by the next insert
         assert remember_webhook_id(engine, "wp_later", now + KEEP + KEEP) is True
         assert remember_webhook_id(engine, "wp_race_1", now + KEEP + KEEP) is True

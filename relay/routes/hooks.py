@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
 from relay.routes.problems import problem
-from relay.store.webhook_ids import MAX_ID_LENGTH, forget_webhook_id, remember_webhook_id
+from relay.store.webhook_ids import MAX_ID_LENGTH, remember_webhook_id, webhook_id_seen
 from relay.webhooks.signatures import SecretFormatError, SignatureError, check_secrets, verify
 from relay.webhooks.wordpress import (
     WebhookResult,
@@ -101,18 +101,17 @@ async def _receive(request: Request, runtime: Runtime) -> Response:
         return problem(400, "Invalid webhook-id", f"webhook-id must be at most {MAX_ID_LENGTH} characters")
 
     event = _parse(request, body)
-    if not await asyncio.to_thread(remember_webhook_id, runtime.store.engine, delivery.delivery_id, now):
+    if await asyncio.to_thread(webhook_id_seen, runtime.store.engine, delivery.delivery_id):
         log.info("webhook already processed", extra={"webhook_id": delivery.delivery_id})
         return JSONResponse({"outcome": "already_processed", "detail": _ALREADY_PROCESSED}, status_code=200)
-    try:
-        result = await asyncio.to_thread(
-            apply_wordpress_event, runtime.service, event, on_update=settings.on_update, now=now,
-        )
-    except Exception:
-        # Let the sender's retry (same webhook-id) be processed rather than answered "already done".
-        await asyncio.to_thread(forget_webhook_id, runtime.store.engine, delivery.delivery_id)
-        raise
-    if result.delivery_ids and result.outcome == "queued":
+    # Record the event first, the id after: a crash in between leaves the id unwritten, so the
+    # plugin's retry is processed (and finds the post already recorded, one key per post).
+    result = await asyncio.to_thread(
+        apply_wordpress_event, runtime.service, event, on_update=settings.on_update, now=now,
+    )
+    await asyncio.to_thread(remember_webhook_id, runtime.store.engine, delivery.delivery_id, now)
+    if result.outcome in ("queued", "already_known"):
+        # "already_known" too: a retry after a crash finds its post recorded but maybe not yet posted.
         runtime.worker.wake()
     _log_result(delivery.delivery_id, event, result)
     return JSONResponse(result.as_json(event), status_code=202)

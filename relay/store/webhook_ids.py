@@ -2,16 +2,18 @@
 
 A sender retries a delivery it thinks failed (WP-Cron re-sends with the same
 ``webhook-id``), and anyone who captured a signed request could send it again within the
-timestamp window. The unique ``webhook_ids.webhook_id`` makes "process once" a property
-of the database: two requests racing on the same id insert one row, and only the one
-whose insert went through goes on. Ids are kept :data:`KEEP` long, far beyond any retry.
+timestamp window. An id is written only once its event has been recorded (the post, its
+delivery): a crash between the two leaves the id unwritten, so the sender's retry is
+processed, and recording a post is itself idempotent (one key per post), so a retry or a
+race on the same id never makes a second tweet. Ids are kept :data:`KEEP` long, far beyond
+any retry.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from relay.store.schema import webhook_ids
@@ -39,7 +41,8 @@ def remember_webhook_id(engine: Engine, webhook_id: str, now: datetime) -> bool:
         return conn.execute(statement).scalar_one_or_none() is not None
 
 
-def forget_webhook_id(engine: Engine, webhook_id: str) -> None:
-    """Undo :func:`remember_webhook_id` when processing failed, so the sender's retry is processed."""
-    with engine.begin() as conn:
-        conn.execute(delete(webhook_ids).where(webhook_ids.c.webhook_id == webhook_id))
+def webhook_id_seen(engine: Engine, webhook_id: str) -> bool:
+    """Whether an event with this id has already been recorded."""
+    with engine.connect() as conn:
+        found = conn.execute(select(webhook_ids.c.id).where(webhook_ids.c.webhook_id == webhook_id))
+        return found.first() is not None
