@@ -10,7 +10,7 @@ import functools
 import logging
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -31,13 +31,14 @@ from relay.config.settings import (
 )
 from relay.core.compose import ComposeOptions
 from relay.core.flood import FloodRules
-from relay.core.policy import Caps
+from relay.core.policy import Caps, XPrices
 from relay.core.ports import Publisher
 from relay.metrics.engagement import refresh_engagement
 from relay.pipeline.enrichment import PageEnricher
 from relay.pipeline.polling import FeedPlan, FeedPoller
 from relay.pipeline.service import RelayService
 from relay.pipeline.worker import Worker
+from relay.store.costs import record_charge
 from relay.store.engine import make_engine
 from relay.store.store import Store
 from relay.websub.subscriber import WebSubSubscriber, build_subscriber
@@ -75,14 +76,30 @@ class Runtime:
         self.store.engine.dispose()
 
 
-def build_publisher(settings: Settings, account: XSettings | AccountSettings | None = None) -> Publisher:
+def build_publisher(settings: Settings, account: XSettings | AccountSettings | None = None, *,
+                    on_billed: Callable[[str, Sequence[str]], None] | None = None) -> Publisher:
     """The tweepy publisher when all four credentials are set, else dry-run."""
     keys = account or settings.x
     values = [s.get_secret_value() for s in (keys.consumer_key, keys.consumer_secret, keys.access_token,
                                              keys.access_token_secret)]
     if not all(values):
         return DryRunPublisher()
-    return XPublisher(XCredentials(*values), api_base_url=settings.x.api_base_url)
+    return XPublisher(XCredentials(*values), api_base_url=settings.x.api_base_url, on_billed=on_billed)
+
+
+def cost_recorder(settings: Settings, store: Store, account: str) -> Callable[[str, Sequence[str]], None]:
+    """What the X publisher of ``account`` calls for every billed read or media-metadata request."""
+    publishing = settings.publishing
+    prices = XPrices(post_read_usd=publishing.cost_per_post_read_usd,
+                     own_post_read_usd=publishing.cost_per_own_post_read_usd,
+                     user_read_usd=publishing.cost_per_user_read_usd,
+                     media_metadata_usd=publishing.cost_per_media_metadata_usd)
+
+    def record(kind: str, resources: Sequence[str]) -> None:
+        record_charge(store.engine, account=account, kind=kind, resources=resources, unit_usd=prices.unit(kind),
+                      now=utc_now())
+
+    return record
 
 
 def compose_options(feed: FeedSettings | WordPressSettings) -> ComposeOptions:
@@ -162,9 +179,10 @@ def account_lookup(settings: Settings, store: Store) -> Callable[[int | None], s
 
 def build_runtime(settings: Settings, *, publisher: Publisher | None = None) -> Runtime:
     store = Store(make_engine(settings.database.url))
-    publisher = publisher or build_publisher(settings)
+    publisher = publisher or build_publisher(settings, on_billed=cost_recorder(settings, store, "default"))
     images = SafeFetcher(allow_hosts=settings.fetch.allow_hosts) if settings.fetch.images else None
-    accounts = {a.name: (build_publisher(settings, a), caps_from(settings, a)) for a in settings.accounts}
+    accounts = {a.name: (build_publisher(settings, a, on_billed=cost_recorder(settings, store, a.name)),
+                         caps_from(settings, a)) for a in settings.accounts}
     service = RelayService(store, publisher, caps=caps_from(settings), images=images,
                            options_for=options_lookup(settings, store), accounts=accounts,
                            account_for=account_lookup(settings, store),

@@ -166,3 +166,21 @@ def test_a_nearly_spent_budget_needs_the_owners_action(sqlite_url: str) -> None:
         page = client.get("/", auth=("owner", TOKEN))
     attention = page.text.split('id="attention"')[1].split("</section>")[0]
     assert "80% or more of this month" in attention and "$0.60" in attention and "$0.50" in attention
+
+
+def test_the_budget_table_counts_what_x_billed_for_reads(sqlite_url: str) -> None:
+    from datetime import UTC, datetime
+
+    from relay.core.policy import POSTS_READ
+    from relay.store.costs import record_charge
+
+    runtime = make_runtime(sqlite_url, publishing={"monthly_budget_usd": 10})
+    seed_post(runtime, 1, sent_at=datetime.now(UTC))
+    record_charge(runtime.store.engine, account="default", kind=POSTS_READ, resources=[str(n) for n in range(30)],
+                  unit_usd=0.005, now=datetime.now(UTC))
+    with TestClient(build_app(runtime)) as client:
+        page = client.get("/?lang=en", auth=("owner", TOKEN)).text
+        french = client.get("/?lang=fr", auth=("owner", TOKEN)).text
+    budget = page.split('class="budget"')[1].split("</table>")[0]
+    assert "of which reads" in budget and "$0.150" in budget and "$0.35" in budget, budget
+    assert "dont lectures" in french

@@ -32,6 +32,7 @@ from requests.adapters import HTTPAdapter
 from requests_oauthlib import OAuth1
 from urllib3.util import Timeout
 
+from relay.core.policy import MEDIA_METADATA, OWN_POSTS_READ, POSTS_READ, USER_READ
 from relay.core.ports import PublishedTweet
 from relay.errors import (
     AccountBlocked,
@@ -307,8 +308,11 @@ class XPublisher:
         api_base_url: str = X_API,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         deadline: float = DEADLINE_SECONDS,
+        on_billed: Callable[[str, Sequence[str]], None] | None = None,
     ) -> None:
         self.api_base_url = api_base_url.rstrip("/")
+        self._on_billed = on_billed
+        """Told of every call X bills besides posts: ``(kind, resource ids)`` (see relay.core.policy)."""
         self._auth = OAuth1(
             credentials.consumer_key,
             client_secret=credentials.consumer_secret,
@@ -349,6 +353,7 @@ class XPublisher:
             if answer.data is None:
                 raise TransientPublishError(f"X did not say which account the keys belong to: {answer.errors}")
             self._account = XAccount(id=str(answer.data.id), username=str(answer.data.username))
+            self._billed(USER_READ, [self._account.id])
         return self._account
 
     def recent_tweets(
@@ -371,6 +376,8 @@ class XPublisher:
                     tweet_fields=["created_at", "entities"],
                     user_auth=True,
                 )
+            owned = self._account is not None and user_id == self._account.id
+            self._billed(OWN_POSTS_READ if owned else POSTS_READ, [str(t.data["id"]) for t in answer.data or []])
             for tweet in answer.data or []:
                 data = tweet.data
                 text, links = _restore_links(data)
@@ -404,6 +411,7 @@ class XPublisher:
         """Fill ``into``; return the ids X refused some field for (and left out)."""
         with _x_errors("read tweet metrics"):
             answer = self._client.get_tweets(ids, tweet_fields=fields, user_auth=True)
+        self._billed(POSTS_READ, [str(tweet.data["id"]) for tweet in answer.data or []])
         for tweet in answer.data or []:
             into[str(tweet.data["id"])] = _metrics(str(tweet.data["id"]), tweet.data)
         refused = {
@@ -431,7 +439,15 @@ class XPublisher:
                     auth=self._auth,
                 )
                 _answer_data(described, "describe an image")
+                self._billed(MEDIA_METADATA, [])
         return media_id
+
+    def _billed(self, kind: str, resources: Sequence[str]) -> None:
+        if self._on_billed is not None and (resources or kind == MEDIA_METADATA):
+            try:
+                self._on_billed(kind, resources)
+            except Exception:  # the ledger must never turn a done call into a failed one
+                log.exception("could not record what X billed", extra={"kind": kind})
 
 
 class DryRunPublisher:

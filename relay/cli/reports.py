@@ -31,7 +31,8 @@ def report(ctx: click.Context, since: datetime | None, as_json: bool, as_csv: bo
     Human clicks leave out link-preview bots, scripts, HEAD requests and repeats from
     the same reader within 30 seconds.
     """
-    from relay.metrics.reports import build_report, render_csv, render_json, render_text
+    from relay.metrics.reports import build_report, render_costs, render_csv, render_json, render_text
+    from relay.store.costs import cost_lines
     from relay.store.engine import apply_migrations, make_engine
 
     if as_json and as_csv:
@@ -40,12 +41,16 @@ def report(ctx: click.Context, since: datetime | None, as_json: bool, as_csv: bo
     engine = make_engine(settings.database.url)
     try:
         apply_migrations(engine)
-        reports = build_report(engine, since=since.replace(tzinfo=UTC) if since else None)
+        start = since.replace(tzinfo=UTC) if since else None
+        reports = build_report(engine, since=start)
+        costs = cost_lines(engine, since=start)
     finally:
         engine.dispose()
     if as_json:
-        click.echo(render_json(reports))
+        click.echo(render_json(reports, costs))
     elif as_csv:
         click.echo(render_csv(reports), nl=False)
     else:
         click.echo(render_text(reports), nl=False)
+        click.echo()
+        click.echo(render_costs(costs), nl=False)

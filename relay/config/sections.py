@@ -133,8 +133,16 @@ class PublishingSettings(_Section):
     monthly_budget_usd: float = Field(default=20.0, ge=0)
     cost_per_post_with_link_usd: float = Field(default=0.20, ge=0)
     cost_per_post_usd: float = Field(default=0.015, ge=0)
+    cost_per_post_read_usd: float = Field(default=0.005, ge=0)
+    """X bills reads per resource returned, once per UTC day: reading tweets' metrics."""
+    cost_per_own_post_read_usd: float = Field(default=0.001, ge=0)
+    """Reading the account's own timeline (an "owned read"), to find a post after a crash."""
+    cost_per_user_read_usd: float = Field(default=0.010, ge=0)
+    cost_per_media_metadata_usd: float = Field(default=0.005, ge=0)
+    """The alt-text request of an attached image."""
     lease_seconds: float = Field(default=90, ge=1)
-    """How long an instance holds a post it is sending; longer than X's answer can take (30 s)."""
+    """How long an instance holds a post it is sending before its request to X starts; the request itself
+    is covered by a lease renewed when it starts, longer than the X client's 40 s deadline."""
 
     @field_validator("quiet_hours")
     @classmethod

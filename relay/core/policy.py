@@ -29,6 +29,33 @@ class Caps:
     cost_without_url_usd: float = 0.015
 
 
+POSTS_READ = "posts_read"
+OWN_POSTS_READ = "own_posts_read"
+USER_READ = "user_read"
+MEDIA_METADATA = "media_metadata"
+BILLED_KINDS = (OWN_POSTS_READ, POSTS_READ, USER_READ, MEDIA_METADATA)
+"""What X bills besides posts: reads per resource returned, and the media metadata (alt text) request."""
+
+
+@dataclass(frozen=True)
+class XPrices:
+    """X's pay-per-use prices for what relay does besides posting (https://docs.x.com/x-api/getting-started/pricing,
+    2026): a read is billed per resource returned, once per UTC day; reading one's own posts is an "owned read"."""
+
+    post_read_usd: float = 0.005
+    own_post_read_usd: float = 0.001
+    user_read_usd: float = 0.010
+    media_metadata_usd: float = 0.005
+
+    def unit(self, kind: str) -> float:
+        return {
+            POSTS_READ: self.post_read_usd,
+            OWN_POSTS_READ: self.own_post_read_usd,
+            USER_READ: self.user_read_usd,
+            MEDIA_METADATA: self.media_metadata_usd,
+        }[kind]
+
+
 @dataclass(frozen=True)
 class Usage:
     """What the account has done lately, read from the outbox."""

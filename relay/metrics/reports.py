@@ -24,6 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import Engine
 
+from relay.store.costs import CostLine
 from relay.store.metrics_store import click_totals, delivered_posts, latest_snapshots
 
 
@@ -200,8 +201,33 @@ def report_dict(report: PostReport) -> dict[str, Any]:
     }
 
 
-def render_json(reports: Sequence[PostReport]) -> str:
-    return json.dumps({"posts": [report_dict(r) for r in reports]}, ensure_ascii=False, indent=2)
+COST_NAMES = {
+    "own_posts_read": "reading the account's own posts (finding a post after a crash)",
+    "posts_read": "reading posts (engagement metrics)",
+    "user_read": "reading the account (who the keys belong to)",
+    "media_metadata": "describing images (alt text)",
+}
+
+
+def render_json(reports: Sequence[PostReport], costs: Sequence[CostLine] = ()) -> str:
+    body: dict[str, Any] = {"posts": [report_dict(r) for r in reports]}
+    if costs:
+        body["costs"] = [{"kind": c.kind, "count": c.count, "usd": round(c.usd, 6)} for c in costs]
+        body["costs_total_usd"] = round(sum(c.usd for c in costs), 6)
+    return json.dumps(body, ensure_ascii=False, indent=2)
+
+
+def render_costs(costs: Sequence[CostLine]) -> str:
+    """What X billed, line by line: posts by price, then each kind of read, then the total."""
+    if not costs:
+        return "X billed nothing in this period.\n"
+    lines = ["What X billed:"]
+    for cost in costs:
+        name = COST_NAMES.get(cost.kind, cost.kind)
+        unit = "resources" if cost.kind.endswith("_read") else "requests" if cost.kind in COST_NAMES else "posts"
+        lines.append(f"    {name:<62} {cost.count:>6} {unit:<9} ${cost.usd:>9.3f}")
+    lines.append(f"    {'total':<62} {'':>6} {'':<9} ${sum(c.usd for c in costs):>9.3f}")
+    return "\n".join(lines) + "\n"
 
 
 CSV_COLUMNS = (

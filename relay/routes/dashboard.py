@@ -121,8 +121,14 @@ class Budget:
 
     account: str
     tweets: int
-    spent: float
+    on_posts: float
+    on_reads: float
+    """What X billed besides posts: reads (finding posts after a crash, metrics) and image descriptions."""
     limit: float
+
+    @property
+    def spent(self) -> float:
+        return self.on_posts + self.on_reads
 
     @property
     def low(self) -> bool:
@@ -169,7 +175,7 @@ def dashboard_view(runtime: Runtime, now: datetime) -> DashboardView:
         failed=runtime.store.list_deliveries(["failed"])[-20:],
         blocked_reason=runtime.service.blocked_reason,
         feeds_in_trouble=[f for f in feeds if f.status != "active" or f.error_count > 0],
-        budgets=[Budget(name, *spending.get(name, (0, 0.0)), limit) for name, limit in limits.items()],
+        budgets=[Budget(name, *spending.get(name, (0, 0.0, 0.0)), limit) for name, limit in limits.items()],
         dry_run=runtime.publisher.dry_run,
     )
 

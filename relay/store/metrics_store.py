@@ -27,6 +27,7 @@ from relay.store.schema import (
     feeds,
     links,
     posts,
+    x_costs,
 )
 
 SENT = "sent"
@@ -300,15 +301,24 @@ def posts_relayed(engine: Engine) -> int:
         return int(conn.execute(query).scalar_one())
 
 
-def spending_by_account(engine: Engine, since: datetime) -> dict[str, tuple[int, float]]:
-    """Per X account: real tweets posted since ``since`` and what X billed (``deliveries.cost_usd``)."""
-    query = (
+def spending_by_account(engine: Engine, since: datetime) -> dict[str, tuple[int, float, float]]:
+    """Per X account since ``since``: real tweets posted, what X billed for them (``deliveries.cost_usd``),
+    and what it billed besides (reads, media metadata: the ``x_costs`` ledger)."""
+    posts = (
         select(deliveries.c.account, func.count(), func.coalesce(func.sum(deliveries.c.cost_usd), 0.0))
         .where(and_(deliveries.c.status == SENT, deliveries.c.dry_run.is_(False), deliveries.c.sent_at >= since))
         .group_by(deliveries.c.account)
     )
+    others = (
+        select(x_costs.c.account, func.coalesce(func.sum(x_costs.c.amount_usd), 0.0))
+        .where(x_costs.c.at >= since).group_by(x_costs.c.account)
+    )
     with engine.connect() as conn:
-        return {account: (int(count), float(spent or 0.0)) for account, count, spent in conn.execute(query)}
+        spent = {account: (int(count), float(usd or 0.0), 0.0) for account, count, usd in conn.execute(posts)}
+        for account, usd in conn.execute(others):
+            count, on_posts, _ = spent.get(account, (0, 0.0, 0.0))
+            spent[account] = (count, on_posts, float(usd or 0.0))
+    return spent
 
 
 def feeds_by_status(engine: Engine) -> dict[str, int]:

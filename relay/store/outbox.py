@@ -16,7 +16,7 @@ from sqlalchemy import Engine, and_, func, insert, or_, select, update
 from relay.core.models import Tweet
 from relay.core.policy import Usage
 from relay.store.rows import DeliveryRow, row_to
-from relay.store.schema import accounts, deliveries, delivery_attempts
+from relay.store.schema import accounts, deliveries, delivery_attempts, x_costs
 
 QUEUED, SENDING, SENT, FAILED, SKIPPED = "queued", "sending", "sent", "failed", "skipped"
 DELIVERY_STATES = (QUEUED, SENDING, SENT, FAILED, SKIPPED)
@@ -194,7 +194,8 @@ class OutboxQueries:
             return [dict(r._mapping) for r in rows]
 
     def usage(self, account: str, now: datetime, month_start: datetime) -> Usage:
-        """Posts of the last 24 h, the last post, and the money spent this month (dry-runs are free)."""
+        """Posts of the last 24 h, the last post, and the money spent this month: posts (dry-runs are free)
+        plus what the cost ledger holds (reads, media metadata)."""
         real_sent = and_(
             deliveries.c.account == account, deliveries.c.status == SENT, deliveries.c.dry_run.is_(False)
         )
@@ -211,6 +212,10 @@ class OutboxQueries:
                     and_(real_sent, deliveries.c.sent_at >= month_start)
                 )
             ).scalar()
+            spent = float(spent or 0.0) + float(conn.execute(
+                select(func.coalesce(func.sum(x_costs.c.amount_usd), 0.0)).where(
+                    and_(x_costs.c.account == account, x_costs.c.at >= month_start))
+            ).scalar() or 0.0)
         return Usage(
             sent_last_24h=int(count),
             oldest_in_window=aware(oldest),

@@ -207,6 +207,25 @@ engagement_snapshots = Table(
     UniqueConstraint("delivery_id", "checkpoint", name="uq_engagement_delivery_checkpoint"),
 )
 
+x_costs = Table(
+    "x_costs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account", String(64), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("day", String(10), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("resource", String(64)),
+    Column("amount_usd", Float, nullable=False),
+    UniqueConstraint("account", "kind", "resource", "day", name="uq_x_costs_resource_day"),
+    Index("ix_x_costs_account_at", "account", "at"),
+)
+"""What X bills besides the posts themselves (reads per resource, media metadata), one row per charge.
+
+X charges a read resource once per UTC day (its deduplication window): a second read of the same
+post the same day inserts nothing (the unique key). Writes have no resource and never collide.
+Posts are billed on their delivery (``deliveries.cost_usd``)."""
+
 webhook_ids = Table(
     "webhook_ids",
     metadata,
