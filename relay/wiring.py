@@ -21,6 +21,7 @@ from relay.adapters.indexnow import indexnow_hook
 from relay.adapters.safe_fetch import SafeFetcher
 from relay.adapters.x import DryRunPublisher, XCredentials, XPublisher
 from relay.config.settings import (
+    X_DEADLINE_BEYOND_TIMEOUT,
     AccountSettings,
     FeedSettings,
     PublishingSettings,
@@ -84,7 +85,9 @@ def build_publisher(settings: Settings, account: XSettings | AccountSettings | N
                                              keys.access_token_secret)]
     if not all(values):
         return DryRunPublisher()
-    return XPublisher(XCredentials(*values), api_base_url=settings.x.api_base_url, on_billed=on_billed)
+    timeout = settings.x.timeout_seconds
+    return XPublisher(XCredentials(*values), api_base_url=settings.x.api_base_url, on_billed=on_billed,
+                      timeout=(5.0, timeout), deadline=timeout + X_DEADLINE_BEYOND_TIMEOUT)
 
 
 def cost_recorder(settings: Settings, store: Store, account: str) -> Callable[[str, Sequence[str]], None]:

@@ -77,7 +77,9 @@ def test_three_workers_share_500_feeds_and_survive_a_sigkill(
     config = tmp_path / "relay.toml"
     config.write_text(
         "[polling]\ninterval_minutes = 0.05\njitter = 0\npublish_interval_seconds = 0.5\nlease_seconds = 8\n"
-        "max_age_days = 3650\nfetch_pages = false\n[publishing]\nlease_seconds = 8\nmonthly_budget_usd = 0\n"
+        # A request to X ends within 1 + 10 s: the post lease must outlast it (settings refuse less than 16 s).
+        "max_age_days = 3650\nfetch_pages = false\n[publishing]\nlease_seconds = 16\nmonthly_budget_usd = 0\n"
+        "[x]\ntimeout_seconds = 1\n"
         '[fetch]\nimages = false\n[log]\nformat = "text"\n' + blocks,
         encoding="utf-8",
     )

@@ -390,9 +390,9 @@ def test_no_request_to_x_outlives_the_lease_it_was_started_under(emulator: Emula
 
     from relay.adapters.x import DEADLINE_SECONDS, DEFAULT_TIMEOUT
     from relay.errors import TransientPublishError
-    from relay.pipeline.outbox import IN_FLIGHT
+    from relay.pipeline.outbox import LEASE
 
-    assert timedelta(seconds=DEADLINE_SECONDS + 30) <= IN_FLIGHT
+    assert timedelta(seconds=DEADLINE_SECONDS + 30) <= LEASE
     assert DEFAULT_TIMEOUT[0] + DEFAULT_TIMEOUT[1] <= DEADLINE_SECONDS
     publisher = XPublisher(CREDENTIALS, api_base_url=emulator.base_url, timeout=(5.0, 30.0), deadline=1.0)
     emulator.inject(delay=4.0)

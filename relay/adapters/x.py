@@ -19,6 +19,7 @@ from __future__ import annotations
 import itertools
 import logging
 import re
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -49,6 +50,10 @@ log = logging.getLogger("relay.publisher")
 X_API = "https://api.twitter.com"
 DEFAULT_TIMEOUT = (5.0, 30.0)
 """(connect, read) seconds; tweepy itself passes no timeout at all."""
+CHUNK_BYTES = 4 * 1024 * 1024
+"""Bytes per append of a chunked upload (X takes at most 5 MB a segment)."""
+PROCESSING_WAIT_SECONDS = 30.0
+"""How long relay waits for X to process an animated image before posting without it."""
 DEADLINE_SECONDS = 40.0
 """The longest one request to X may take, connecting and waiting for the answer together.
 
@@ -422,25 +427,70 @@ class XPublisher:
         return sorted(refused - into.keys())
 
     def upload_image(self, data: bytes, mime: str, alt_text: str | None = None) -> str:
-        """Upload one image (v2 one-shot upload; tweepy 4.17 has none) and return its media id."""
+        """Upload one image and return its media id, as X documents per type.
+
+        A still image goes in one request (``tweet_image``); a GIF goes through the chunked
+        upload (initialize, append, finalize) as ``tweet_gif``, then relay waits for X to
+        process it, since a post naming unprocessed media is refused. tweepy 4.17 has neither.
+        """
         session = self._client.session
-        with _x_errors("upload an image"):
-            uploaded = session.post(
-                f"{X_API}/2/media/upload",
-                files={"media": ("image", data, mime)},
-                data={"media_category": "tweet_image", "media_type": mime},
-                auth=self._auth,
-            )
-            media_id = str(_answer_data(uploaded, "upload an image")["id"])
-            if alt_text:
+        if mime == "image/gif":
+            media_id = self._upload_chunked(data, mime, "tweet_gif")
+        else:
+            with _x_errors("upload an image"):
+                uploaded = session.post(
+                    f"{X_API}/2/media/upload",
+                    files={"media": ("image", data, mime)},
+                    data={"media_category": "tweet_image", "media_type": mime},
+                    auth=self._auth,
+                )
+                media_id = str(_answer_data(uploaded, "upload an image")["id"])
+        if alt_text:
+            with _x_errors("describe an image"):
                 described = session.post(
                     f"{X_API}/2/media/metadata",
                     json={"id": media_id, "metadata": {"alt_text": {"text": alt_text}}},
                     auth=self._auth,
                 )
                 _answer_data(described, "describe an image")
-                self._billed(MEDIA_METADATA, [])
+            self._billed(MEDIA_METADATA, [])
         return media_id
+
+    def _upload_chunked(self, data: bytes, mime: str, category: str) -> str:
+        session = self._client.session
+        action = "upload an animated image"
+        with _x_errors(action):
+            started = session.post(f"{X_API}/2/media/upload/initialize", auth=self._auth,
+                                   json={"media_type": mime, "total_bytes": len(data), "media_category": category})
+            media_id = str(_answer_data(started, action)["id"])
+            for index, offset in enumerate(range(0, len(data), CHUNK_BYTES)):
+                appended = session.post(f"{X_API}/2/media/upload/{media_id}/append", auth=self._auth,
+                                        data={"segment_index": str(index)},
+                                        files={"media": ("chunk", data[offset:offset + CHUNK_BYTES],
+                                                         "application/octet-stream")})
+                if not appended.ok:
+                    raise error_for_response(appended, action)
+            finished = _answer_data(session.post(f"{X_API}/2/media/upload/{media_id}/finalize", auth=self._auth),
+                                    action)
+            self._wait_until_processed(media_id, finished.get("processing_info"))
+        return media_id
+
+    def _wait_until_processed(self, media_id: str, info: object) -> None:
+        """Poll X's status of an upload until it says ``succeeded`` (or give up, and post without it)."""
+        waited = 0.0
+        while isinstance(info, dict) and info.get("state") in ("pending", "in_progress"):
+            pause = min(float(info.get("check_after_secs") or 1), PROCESSING_WAIT_SECONDS - waited)
+            if pause <= 0:
+                raise TransientPublishError(f"X was still processing media {media_id} after "
+                                            f"{PROCESSING_WAIT_SECONDS:.0f} s; posting without it.")
+            time.sleep(pause)
+            waited += pause
+            status = self._client.session.get(f"{X_API}/2/media/upload", auth=self._auth,
+                                              params={"command": "STATUS", "media_id": media_id})
+            info = _answer_data(status, "check an upload").get("processing_info")
+        if isinstance(info, dict) and info.get("state") == "failed":
+            reason = (info.get("error") or {}).get("message", "no reason given")
+            raise TweetRejected(f"X could not process media {media_id} ({reason}).")
 
     def _billed(self, kind: str, resources: Sequence[str]) -> None:
         if self._on_billed is not None and (resources or kind == MEDIA_METADATA):

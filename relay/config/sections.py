@@ -71,6 +71,9 @@ class XSettings(_Section):
     consumer_secret: SecretStr = SecretStr("")
     access_token: SecretStr = SecretStr("")
     access_token_secret: SecretStr = SecretStr("")
+    timeout_seconds: float = Field(default=30, ge=1, le=45)
+    """How long relay waits for X's answer; the whole request is cut off 10 s later. At most 45, so a
+    request always ends well inside the 90 s a post stays with the worker that sent it."""
 
     @field_validator("api_base_url")
     @classmethod

@@ -62,6 +62,9 @@ SECRET_KEYS = frozenset(
 )
 """Keys whose values never appear in a message."""
 
+X_DEADLINE_BEYOND_TIMEOUT = 10
+"""A request to X is cut off this many seconds after ``x.timeout_seconds`` (connecting included)."""
+
 IGNORED_ENV = {"RELAY_CONFIG"}
 """Environment variables that start with the prefix but are not settings."""
 
@@ -88,6 +91,17 @@ class Settings(_Section):
         mode = self.server.links
         tracked = mode == "tracked" or (mode == "auto" and bool(self.server.public_url))
         return self.server.public_url if tracked and self.server.public_url else None
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_request(self) -> Settings:
+        deadline = self.x.timeout_seconds + X_DEADLINE_BEYOND_TIMEOUT
+        if self.publishing.lease_seconds < deadline + 5:
+            raise ValueError(
+                f"publishing.lease_seconds ({self.publishing.lease_seconds:g}) must be at least "
+                f"{deadline + 5:g}: a request to X may take x.timeout_seconds + {X_DEADLINE_BEYOND_TIMEOUT} "
+                f"= {deadline:g} s, and another instance must not look for the post before it has ended"
+            )
+        return self
 
     @model_validator(mode="after")
     def _accounts_exist(self) -> Settings:

@@ -9,8 +9,8 @@ The rules, in the order they matter:
 * caps, spacing, quiet hours and the monthly budget are checked before a claim, so a
   post held back stays queued and costs nothing;
 * the lease is renewed the moment the request to X starts, for longer than that request
-  can take (:data:`IN_FLIGHT`), so no other worker (nor this one after a restart) looks for
-  the post on X while the request may still land;
+  can take (the settings check that the lease exceeds the X client's deadline), so no other
+  worker (nor this one after a restart) looks for the post on X while the request may still land;
 * a post is recognised on X by the link only its delivery carries (X keeps it in the
   ``t.co`` link's ``expanded_url``), not by a text X rewrites; when X cannot be asked, the
   delivery waits and relay asks again, it never posts blind;
@@ -56,9 +56,9 @@ RETRY_BASE = timedelta(seconds=30)
 RETRY_CEILING = timedelta(hours=1)
 PAUSE_RECHECK = timedelta(minutes=15)
 LEASE = timedelta(seconds=90)
-IN_FLIGHT = timedelta(seconds=90)
-"""How long a request to X may still land after it started: the X client's total deadline (40 s,
-``relay.adapters.x.DEADLINE_SECONDS``) plus a wide margin for X's own processing and clock skew."""
+"""How long a post stays with its worker, from the claim and again from the start of its request to
+X: the X client's total deadline (40 s, ``relay.adapters.x.DEADLINE_SECONDS``) plus a wide margin
+for X's own processing and clock skew."""
 RECONCILE_MARGIN = timedelta(minutes=5)
 """Clock skew between relay and X, when asking X for tweets since a delivery was claimed."""
 AMBIGUOUS = frozenset({"error", "interrupted"})
@@ -198,7 +198,7 @@ class Outbox:
                 return
         post = self.store.get_post(delivery.post_id)
         media = self._media_for(post) or None
-        if not self.store.extend_lease(delivery.id, held_until=delivery.lease_until, until=ended() + IN_FLIGHT):
+        if not self.store.extend_lease(delivery.id, held_until=delivery.lease_until, until=ended() + self.lease):
             log.warning("another worker took this delivery over; not posting it here", extra={"delivery": delivery.id})
             return
         try:
