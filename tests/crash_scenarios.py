@@ -1,0 +1,309 @@
+"""Kill relay at random moments under X's bad days, and count what was lost and what was doubled.
+
+One :class:`Scenario` says how X behaves (slow answers, answers slower than relay waits, a
+timeline that lags, other tweets piling up on the account), what the posts carry (images,
+bare domains X turns into links), which door they come through (feeds, or the WordPress
+webhook with the plugin's retries) and on which database with how many workers. :func:`run`
+starts the real ``relay`` processes, SIGKILLs them at random moments, lets a last undisturbed
+run settle, then counts, by each post's own link as X lists it in its entities:
+
+* **lost**: a post relay accepted that never reached X;
+* **doubled**: a post X holds more than once, or a second attempt X refused as a duplicate.
+
+The X emulator lives in this process, so it survives every kill. The bounded runs are in
+``tests/test_crash_scenarios.py``; ``bench/crash_long.py`` runs each scenario 100 kills long
+and writes RELIABILITY.md.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import random
+import signal
+import subprocess
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from relay.store.engine import make_engine
+from relay.store.outbox import SENT
+from relay.store.store import Store
+from relay.testing.x_emulator import EmulatorServer
+from relay.webhooks.signatures import standard_signature
+from tests.feed_server import FeedServer
+from tests.processes import free_port, relay_env, start_relay, wait_for
+
+SECRET = "whsec_" + "Y3Jhc2gtdGVzdHMtc2VjcmV0LWtleS0xMjM0NQ=="
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    kills: int = 6
+    posts: int = 24
+    database: str = "sqlite"
+    """``sqlite``, or ``postgresql`` (a URL is given to :func:`run`)."""
+    workers: int = 1
+    """Processes sharing the work (``relay serve`` for the first, ``relay worker`` for the others)."""
+    x_delay: float = 0.05
+    """Seconds X takes over each post."""
+    x_posts_first: bool = True
+    """True: X holds the post at once and answers ``x_delay`` later; False: X works ``x_delay`` seconds
+    before the post exists (a killed relay's request then lands after the restart)."""
+    x_timeout: float = 1.0
+    """relay's ``[x] timeout_seconds``; an ``x_delay`` above it makes every answer come too late."""
+    timeline_delay: float = 0.0
+    """Seconds before a new post shows in the account's timeline."""
+    noise_per_kill: int = 0
+    """Tweets posted on the account by someone else between kills (more than 100 newer than a claim)."""
+    images: bool = False
+    bare_domains: bool = False
+    door: str = "feed"
+    """``feed`` or ``webhook`` (the plugin's delivery, retried with the same webhook-id until 2xx)."""
+    max_kill_delay: float = 2.0
+
+
+@dataclass
+class Outcome:
+    scenario: Scenario
+    kills: int = 0
+    kills_while_posting: int = 0
+    posts: int = 0
+    on_x: int = 0
+    lost: list[str] = field(default_factory=list)
+    doubled: list[str] = field(default_factory=list)
+    refused_as_duplicate: int = 0
+    seconds: float = 0.0
+
+    def row(self) -> dict[str, object]:
+        return {"scenario": self.scenario.name, "database": self.scenario.database, "workers": self.scenario.workers,
+                "kills": self.kills, "kills_while_posting": self.kills_while_posting, "posts": self.posts,
+                "lost": len(self.lost), "doubled": len(self.doubled) + self.refused_as_duplicate,
+                "seconds": round(self.seconds, 1)}
+
+
+def _title(n: int, scenario: Scenario) -> str:
+    extra = " (voir README.md et ASP.NET sur plombier-nantes.fr)" if scenario.bare_domains else ""
+    return f"Conseil n°{n} : purger ses radiateurs{extra}"
+
+
+def _post_link(host: str, n: int) -> str:
+    return f"https://{host}/conseils/{n}/"
+
+
+def _feed(scenario: Scenario, host: str, images_base: str, count: int) -> bytes:
+    items = []
+    for n in range(1, count + 1):
+        image = (f'<enclosure url="{images_base}/img/{n}.png" type="image/png" length="{len(PNG)}"/>'
+                 if scenario.images else "")
+        items.append(
+            f"<item><title>{_title(n, scenario)}</title><link>{_post_link(host, n)}</link>"
+            f'<guid isPermaLink="false">{host}-{n}</guid>'
+            f"<pubDate>{time.strftime('%a, %d %b %Y %H:%M:%S +0000', time.gmtime(time.time() - 3600 + n))}"
+            f"</pubDate><description>Un conseil de saison, n°{n}.</description>{image}</item>")
+    return (f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>{host}</title>'
+            f"<link>https://{host}/</link><description>d</description>{''.join(items)}</channel></rss>").encode()
+
+
+def _config(tmp_path: Path, scenario: Scenario, feeds: FeedServer, hosts: list[str]) -> Path:
+    blocks = "".join(f'[[feeds]]\nurl = "{feeds.url(f"/{host}/feed/")}"\nbackfill = 0\n' for host in hosts)
+    lease = scenario.x_timeout + 10 + 5
+    config = tmp_path / "relay.toml"
+    config.write_text(
+        "[polling]\ninterval_minutes = 0.05\njitter = 0\npublish_interval_seconds = 0.2\nlease_seconds = 5\n"
+        "max_posts_per_round = 100\nspacing_minutes = 0\nhold_threshold = 1000\nfetch_pages = false\n"
+        f"[publishing]\nmonthly_budget_usd = 0\nlease_seconds = {lease:g}\n"
+        f"[x]\ntimeout_seconds = {scenario.x_timeout:g}\n"
+        '[fetch]\nallow_hosts = ["127.0.0.1"]\n'
+        f'[wordpress]\nsecret = "{SECRET}"\n[log]\nformat = "text"\n' + blocks,
+        encoding="utf-8",
+    )
+    return config
+
+
+def _ready(port: int, process: subprocess.Popen[bytes]) -> bool:
+    if process.poll() is not None:
+        return True
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+class _Plugin:
+    """The WordPress plugin's side: each post's webhook, re-sent with the same id until relay says 2xx."""
+
+    def __init__(self, site: str, count: int, scenario: Scenario, images_base: str) -> None:
+        self.pending = {n: f"wp_crash_{n}_publish" for n in range(1, count + 1)}
+        self.site, self.scenario, self.images_base = site, scenario, images_base
+        self.accepted: set[int] = set()
+        self._lock = threading.Lock()
+
+    def payload(self, n: int) -> bytes:
+        post = {
+            "id": n, "type": "post", "link": _post_link(self.site, n), "guid": {"rendered": f"https://{self.site}/?p={n}"},
+            "status": "publish", "date_gmt": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()),
+            "modified_gmt": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()),
+            "title": {"rendered": _title(n, self.scenario)},
+            "excerpt": {"rendered": f"<p>Un conseil de saison, n°{n}.</p>", "protected": False},
+            "content": {"rendered": "<p>Texte.</p>", "protected": False},
+            "category_names": [], "tag_names": [], "password_protected": False,
+        }
+        if self.scenario.images:
+            post["featured_image"] = {"url": f"{self.images_base}/img/{n}.png", "alt": "Un radiateur"}
+        return json.dumps({"event": "publish", "site": {"url": f"https://{self.site}", "name": "Plombier"},
+                           "post": post}).encode()
+
+    def send_pending(self, base_url: str) -> None:
+        for n, webhook_id in list(self.pending.items()):
+            body = self.payload(n)
+            stamp = int(time.time())
+            headers = {"Content-Type": "application/json", "webhook-id": webhook_id, "webhook-timestamp": str(stamp),
+                       "webhook-signature": standard_signature(SECRET, webhook_id, stamp, body)}
+            try:
+                answer = httpx.post(f"{base_url}/hooks/wordpress", content=body, headers=headers, timeout=5)
+            except httpx.HTTPError:
+                return  # relay is down: the plugin retries later
+            if answer.is_success:
+                with self._lock:
+                    self.pending.pop(n, None)
+                    self.accepted.add(n)
+
+
+@contextmanager
+def _emulator(scenario: Scenario) -> Iterator[EmulatorServer]:
+    with EmulatorServer(tweet_rate_limit=1_000_000, timeline_delay_seconds=scenario.timeline_delay) as server:
+        for _ in range(scenario.posts * 4 + 100):
+            server.inject(delay=scenario.x_delay, answer_late=scenario.x_posts_first)
+        yield server
+
+
+def run(scenario: Scenario, tmp_path: Path, *, database_url: str | None = None, seed: int = 20261201) -> Outcome:
+    """Play the scenario; the returned :class:`Outcome` says what was lost and doubled."""
+    rng = random.Random(seed)
+    started = time.monotonic()
+    outcome = Outcome(scenario)
+    hosts = [f"blog{n}.fr" for n in range(max(1, scenario.posts // 12))] if scenario.door == "feed" else []
+    per_feed = scenario.posts // len(hosts) if hosts else 0
+    url = database_url or f"sqlite:///{tmp_path / 'relay.db'}"
+    with _emulator(scenario) as emulator, FeedServer() as feeds:
+        images_base = feeds.url("").rstrip("/")
+        for n in range(1, scenario.posts + 1):
+            feeds.set(f"/img/{n}.png", body=PNG, content_type="image/png")
+        for host in hosts:
+            feeds.set(f"/{host}/feed/", body=_feed(scenario, host, images_base, 0))
+        plugin = _Plugin("plombier-nantes.fr", scenario.posts, scenario, images_base) \
+            if scenario.door == "webhook" else None
+        env = relay_env(RELAY_CONFIG=str(_config(tmp_path, scenario, feeds, hosts)), RELAY_DATABASE_URL=url,
+                        RELAY_X_API_BASE_URL=emulator.base_url, RELAY_X_CONSUMER_KEY="ck",
+                        RELAY_X_CONSUMER_SECRET="cs", RELAY_X_ACCESS_TOKEN="at", RELAY_X_ACCESS_TOKEN_SECRET="ats")
+        published = False
+        for kill in range(scenario.kills + 1):
+            final = kill == scenario.kills
+            processes, port = _start(scenario, env, tmp_path, f"{kill}")
+            wait_for(functools.partial(_ready, port, processes[0]), timeout=60, what="relay to answer")
+            if processes[0].poll() is not None:
+                raise AssertionError("relay stopped at start: " + (tmp_path / f"serve-{kill}.log").read_text())
+            if not published and hosts:
+                _wait_for_baseline(url, len(hosts))
+                for host in hosts:
+                    feeds.set(f"/{host}/feed/", body=_feed(scenario, host, images_base, per_feed))
+                published = True
+            if final:
+                _settle(emulator, plugin, port, url, scenario, outcome)
+                _stop(processes, signal.SIGTERM)
+                break
+            deadline = time.monotonic() + rng.uniform(0.2, scenario.max_kill_delay)
+            while time.monotonic() < deadline:
+                if plugin is not None:
+                    plugin.send_pending(f"http://127.0.0.1:{port}")
+                time.sleep(0.05)
+            before = _own_tweets(emulator)
+            victims = processes if rng.random() < 0.5 else [rng.choice(processes)]
+            _stop(victims, signal.SIGKILL)
+            _stop([p for p in processes if p not in victims], signal.SIGKILL)
+            outcome.kills += 1
+            if 0 < before < scenario.posts:
+                outcome.kills_while_posting += 1
+            for i in range(scenario.noise_per_kill):
+                emulator.seed_tweet(f"Un message de l'équipe n°{kill}-{i}, sans rapport https://autre.example/{kill}/{i}")
+        outcome.posts = scenario.posts
+        _count(emulator, hosts, plugin, outcome)
+    outcome.seconds = time.monotonic() - started
+    return outcome
+
+
+def _start(scenario: Scenario, env: dict[str, str], tmp_path: Path, tag: str) -> tuple[list[subprocess.Popen[bytes]], int]:
+    port = free_port()
+    env = {**env, "RELAY_SERVER_PORT": str(port)}
+    processes = [start_relay(["serve"], env, tmp_path / f"serve-{tag}.log", tmp_path)]
+    processes += [start_relay(["worker"], env, tmp_path / f"worker-{tag}-{n}.log", tmp_path)
+                  for n in range(1, scenario.workers)]
+    return processes, port
+
+
+def _stop(processes: list[subprocess.Popen[bytes]], how: signal.Signals) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(how)
+    for process in processes:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_for_baseline(url: str, feeds_count: int) -> None:
+    store = Store(make_engine(url))
+    try:
+        wait_for(lambda: sum(f.baseline_at is not None for f in store.list_feeds()) >= feeds_count, timeout=60,
+                 what="relay's first look at every feed")
+    finally:
+        store.engine.dispose()
+
+
+def _own_tweets(emulator: EmulatorServer) -> int:
+    return sum(1 for t in emulator.tweets() if "autre.example" not in t.text)
+
+
+def _settle(emulator: EmulatorServer, plugin: _Plugin | None, port: int, url: str, scenario: Scenario,
+            outcome: Outcome) -> None:
+    store = Store(make_engine(url))
+    try:
+        def settled() -> bool:
+            if plugin is not None and plugin.pending:
+                plugin.send_pending(f"http://127.0.0.1:{port}")
+                return False
+            return len(store.list_deliveries([SENT])) >= scenario.posts
+        wait_for(settled, timeout=240, what=f"all {scenario.posts} deliveries sent")
+        time.sleep(max(0.5, scenario.timeline_delay))
+    finally:
+        store.engine.dispose()
+
+
+def _count(emulator: EmulatorServer, hosts: list[str], plugin: _Plugin | None, outcome: Outcome) -> None:
+    """Lost and doubled, by each post's own link as X keeps it (the t.co link's expanded URL)."""
+    per_feed = outcome.posts // len(hosts) if hosts else 0
+    wanted = ({_post_link(host, n) for host in hosts for n in range(1, per_feed + 1)} if hosts
+              else {_post_link("plombier-nantes.fr", n) for n in range(1, outcome.posts + 1)})
+    seen: Counter[str] = Counter()
+    for tweet in emulator.tweets():
+        for entity in tweet.urls:
+            base = entity.expanded_url.split("?")[0]
+            if base in wanted:
+                seen[base] += 1
+    outcome.on_x = sum(seen.values())
+    outcome.lost = sorted(wanted - set(seen))
+    outcome.doubled = sorted(link for link, count in seen.items() if count > 1)
+    outcome.refused_as_duplicate = sum(
+        1 for r in emulator.requests() if r["path"] == "/2/tweets" and r["status"] == 403)
