@@ -82,12 +82,14 @@ class Outcome:
     lost: list[str] = field(default_factory=list)
     doubled: list[str] = field(default_factory=list)
     refused_as_duplicate: int = 0
+    with_image: int = 0
     seconds: float = 0.0
 
     def row(self) -> dict[str, object]:
         return {"scenario": self.scenario.name, "database": self.scenario.database, "workers": self.scenario.workers,
                 "kills": self.kills, "kills_while_posting": self.kills_while_posting, "posts": self.posts,
                 "lost": len(self.lost), "doubled": len(self.doubled) + self.refused_as_duplicate,
+                "with_image": self.with_image,
                 "seconds": round(self.seconds, 1)}
 
 
@@ -142,15 +144,24 @@ def _ready(port: int, process: subprocess.Popen[bytes]) -> bool:
 class _Plugin:
     """The WordPress plugin's side: each post's webhook, re-sent with the same id until relay says 2xx."""
 
-    def __init__(self, site: str, count: int, scenario: Scenario, images_base: str) -> None:
-        self.pending = {n: f"wp_crash_{n}_publish" for n in range(1, count + 1)}
+    def __init__(self, site: str, scenario: Scenario, images_base: str) -> None:
+        self.pending: dict[int, str] = {}
         self.site, self.scenario, self.images_base = site, scenario, images_base
         self.accepted: set[int] = set()
+        self._released = 0
         self._lock = threading.Lock()
+
+    def release(self, count: int) -> None:
+        """WordPress publishes posts up to ``count``: each gets its webhook, sent until accepted."""
+        with self._lock:
+            for n in range(self._released + 1, count + 1):
+                self.pending[n] = f"wp_crash_{n}_publish"
+            self._released = max(self._released, count)
 
     def payload(self, n: int) -> bytes:
         post = {
-            "id": n, "type": "post", "link": _post_link(self.site, n), "guid": {"rendered": f"https://{self.site}/?p={n}"},
+            "id": n, "type": "post", "link": _post_link(self.site, n),
+            "guid": {"rendered": f"https://{self.site}/?p={n}"},
             "status": "publish", "date_gmt": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()),
             "modified_gmt": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()),
             "title": {"rendered": _title(n, self.scenario)},
@@ -188,39 +199,54 @@ def _emulator(scenario: Scenario) -> Iterator[EmulatorServer]:
 
 
 def run(scenario: Scenario, tmp_path: Path, *, database_url: str | None = None, seed: int = 20261201) -> Outcome:
-    """Play the scenario; the returned :class:`Outcome` says what was lost and doubled."""
+    """Play the scenario; the returned :class:`Outcome` says what was lost and doubled.
+
+    Posts are published a few at a time over the first four fifths of the kills, so kills keep
+    landing while posts flow; each kill SIGKILLs one process or all of them, and only the dead are
+    started again (with several workers, the living take over what the dead held).
+    """
     rng = random.Random(seed)
     started = time.monotonic()
-    outcome = Outcome(scenario)
-    hosts = [f"blog{n}.fr" for n in range(max(1, scenario.posts // 12))] if scenario.door == "feed" else []
-    per_feed = scenario.posts // len(hosts) if hosts else 0
+    outcome = Outcome(scenario, posts=scenario.posts)
+    hosts = [f"blog{n}.fr" for n in range(2)] if scenario.door == "feed" else []
     url = database_url or f"sqlite:///{tmp_path / 'relay.db'}"
+    rounds = max(1, scenario.kills * 4 // 5)
     with _emulator(scenario) as emulator, FeedServer() as feeds:
         images_base = feeds.url("").rstrip("/")
         for n in range(1, scenario.posts + 1):
             feeds.set(f"/img/{n}.png", body=PNG, content_type="image/png")
-        for host in hosts:
-            feeds.set(f"/{host}/feed/", body=_feed(scenario, host, images_base, 0))
-        plugin = _Plugin("plombier-nantes.fr", scenario.posts, scenario, images_base) \
-            if scenario.door == "webhook" else None
+        plugin = _Plugin("plombier-nantes.fr", scenario, images_base) if scenario.door == "webhook" else None
+
+        def release(step: int) -> None:
+            visible = min(scenario.posts, -(-scenario.posts * step // rounds))
+            for index, host in enumerate(hosts):
+                feeds.set(f"/{host}/feed/", body=_feed(scenario, host, images_base, _share(visible, index, hosts)))
+            if plugin is not None:
+                plugin.release(visible)
+
+        release(0)
         env = relay_env(RELAY_CONFIG=str(_config(tmp_path, scenario, feeds, hosts)), RELAY_DATABASE_URL=url,
                         RELAY_X_API_BASE_URL=emulator.base_url, RELAY_X_CONSUMER_KEY="ck",
                         RELAY_X_CONSUMER_SECRET="cs", RELAY_X_ACCESS_TOKEN="at", RELAY_X_ACCESS_TOKEN_SECRET="ats")
-        published = False
+        processes: list[subprocess.Popen[bytes] | None] = [None] * scenario.workers
+        port = 0
         for kill in range(scenario.kills + 1):
-            final = kill == scenario.kills
-            processes, port = _start(scenario, env, tmp_path, f"{kill}")
-            wait_for(functools.partial(_ready, port, processes[0]), timeout=60, what="relay to answer")
-            if processes[0].poll() is not None:
-                raise AssertionError("relay stopped at start: " + (tmp_path / f"serve-{kill}.log").read_text())
-            if not published and hosts:
+            if processes[0] is None:
+                port = free_port()
+            for slot, process in enumerate(processes):
+                if process is None:
+                    processes[slot] = _start(slot, env, port, tmp_path / f"relay-{slot}-{kill}.log", tmp_path)
+            serve = processes[0]
+            assert serve is not None
+            wait_for(functools.partial(_ready, port, serve), timeout=60, what="relay to answer")
+            if serve.poll() is not None:
+                raise AssertionError("relay stopped at start: " + (tmp_path / f"relay-0-{kill}.log").read_text())
+            if kill == 0 and hosts:
                 _wait_for_baseline(url, len(hosts))
-                for host in hosts:
-                    feeds.set(f"/{host}/feed/", body=_feed(scenario, host, images_base, per_feed))
-                published = True
-            if final:
-                _settle(emulator, plugin, port, url, scenario, outcome)
-                _stop(processes, signal.SIGTERM)
+            release(kill + 1)
+            if kill == scenario.kills:
+                _settle(emulator, plugin, port, url, scenario)
+                _stop([p for p in processes if p is not None], signal.SIGTERM)
                 break
             deadline = time.monotonic() + rng.uniform(0.2, scenario.max_kill_delay)
             while time.monotonic() < deadline:
@@ -228,27 +254,29 @@ def run(scenario: Scenario, tmp_path: Path, *, database_url: str | None = None, 
                     plugin.send_pending(f"http://127.0.0.1:{port}")
                 time.sleep(0.05)
             before = _own_tweets(emulator)
-            victims = processes if rng.random() < 0.5 else [rng.choice(processes)]
-            _stop(victims, signal.SIGKILL)
-            _stop([p for p in processes if p not in victims], signal.SIGKILL)
+            victims = list(range(scenario.workers)) if rng.random() < 0.5 else [rng.randrange(scenario.workers)]
+            _stop([p for slot, p in enumerate(processes) if slot in victims and p is not None], signal.SIGKILL)
+            for slot in victims:
+                processes[slot] = None
             outcome.kills += 1
             if 0 < before < scenario.posts:
                 outcome.kills_while_posting += 1
             for i in range(scenario.noise_per_kill):
                 emulator.seed_tweet(f"Un message de l'équipe n°{kill}-{i}, sans rapport https://autre.example/{kill}/{i}")
-        outcome.posts = scenario.posts
-        _count(emulator, hosts, plugin, outcome)
+        _count(emulator, hosts, outcome)
     outcome.seconds = time.monotonic() - started
     return outcome
 
 
-def _start(scenario: Scenario, env: dict[str, str], tmp_path: Path, tag: str) -> tuple[list[subprocess.Popen[bytes]], int]:
-    port = free_port()
-    env = {**env, "RELAY_SERVER_PORT": str(port)}
-    processes = [start_relay(["serve"], env, tmp_path / f"serve-{tag}.log", tmp_path)]
-    processes += [start_relay(["worker"], env, tmp_path / f"worker-{tag}-{n}.log", tmp_path)
-                  for n in range(1, scenario.workers)]
-    return processes, port
+def _share(visible: int, index: int, hosts: list[str]) -> int:
+    """How many of the ``visible`` posts feed ``index`` shows (post n goes to feed n mod len(hosts))."""
+    return len(range(index + 1, visible + 1, len(hosts)))
+
+
+def _start(slot: int, env: dict[str, str], port: int, log: Path, tmp_path: Path) -> subprocess.Popen[bytes]:
+    """Slot 0 is ``relay serve`` (the web server: /healthz, the webhook); the others ``relay worker``."""
+    return start_relay(["serve"] if slot == 0 else ["worker"], {**env, "RELAY_SERVER_PORT": str(port)}, log,
+                       tmp_path)
 
 
 def _stop(processes: list[subprocess.Popen[bytes]], how: signal.Signals) -> None:
@@ -276,8 +304,7 @@ def _own_tweets(emulator: EmulatorServer) -> int:
     return sum(1 for t in emulator.tweets() if "autre.example" not in t.text)
 
 
-def _settle(emulator: EmulatorServer, plugin: _Plugin | None, port: int, url: str, scenario: Scenario,
-            outcome: Outcome) -> None:
+def _settle(emulator: EmulatorServer, plugin: _Plugin | None, port: int, url: str, scenario: Scenario) -> None:
     store = Store(make_engine(url))
     try:
         def settled() -> bool:
@@ -291,17 +318,20 @@ def _settle(emulator: EmulatorServer, plugin: _Plugin | None, port: int, url: st
         store.engine.dispose()
 
 
-def _count(emulator: EmulatorServer, hosts: list[str], plugin: _Plugin | None, outcome: Outcome) -> None:
+def _count(emulator: EmulatorServer, hosts: list[str], outcome: Outcome) -> None:
     """Lost and doubled, by each post's own link as X keeps it (the t.co link's expanded URL)."""
-    per_feed = outcome.posts // len(hosts) if hosts else 0
-    wanted = ({_post_link(host, n) for host in hosts for n in range(1, per_feed + 1)} if hosts
+    wanted = ({_post_link(host, n) for i, host in enumerate(hosts)
+               for n in range(1, _share(outcome.posts, i, hosts) + 1)} if hosts
               else {_post_link("plombier-nantes.fr", n) for n in range(1, outcome.posts + 1)})
     seen: Counter[str] = Counter()
     for tweet in emulator.tweets():
+        ours = False
         for entity in tweet.urls:
             base = entity.expanded_url.split("?")[0]
             if base in wanted:
                 seen[base] += 1
+                ours = True
+        outcome.with_image += ours and bool(tweet.media_keys)
     outcome.on_x = sum(seen.values())
     outcome.lost = sorted(wanted - set(seen))
     outcome.doubled = sorted(link for link, count in seen.items() if count > 1)

@@ -40,6 +40,8 @@ def test_no_post_lost_or_doubled(scenario: Scenario, tmp_path: Path) -> None:
     outcome = run(scenario, tmp_path)
     assert outcome.kills == scenario.kills
     _check(outcome.row(), outcome.lost, outcome.doubled)
+    if scenario.images:
+        assert outcome.with_image == scenario.posts, "every post went out with its image"
 
 
 @pytest.mark.slow
