@@ -7,6 +7,7 @@ the signature code itself is checked against the example X documents.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -18,6 +19,8 @@ from oauthlib.oauth1 import Client as OAuthSigner
 
 from relay.testing.x_emulator import EmulatorServer, OAuth1Keys, config_from_args, parse_args
 from relay.testing.x_emulator_auth import SignedRequest, hmac_sha1_signature, signature_base_string
+from relay.testing.x_emulator_links import extract_cashtags
+from tests.conftest import SHARED
 
 KEYS = OAuth1Keys("ck-emulator", "cs-emulator", "at-emulator", "ats-emulator")
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
@@ -404,3 +407,296 @@ def test_command_line_wants_all_four_keys_or_none(capsys: pytest.CaptureFixture[
     assert config.keys == OAuth1Keys("a", "b", "c", "d")
     assert (config.credits, config.tweet_rate_limit, args.port) == (3, 7, 9)
     assert config_from_args(parse_args([])).keys is None
+
+
+# --- links and entities as X shows them --------------------------------------------------------------
+
+TCO_FORM = re.compile(r"https://t\.co/[A-Za-z0-9]{10}")
+
+
+def entities_of(x: EmulatorServer, tweet_id: str, fields: str = "entities") -> dict[str, Any]:
+    answer = send(x, "GET", "/2/tweets", params={"ids": tweet_id, "tweet.fields": fields})
+    data: dict[str, Any] = answer.json()["data"][0]
+    return data
+
+
+def test_every_url_and_bare_domain_becomes_a_tco_link_with_xs_entity(x: EmulatorServer) -> None:
+    text = "Voir README.md, ASP.NET et site.fr : https://www.example.com/a/very/long/path?utm_source=x & <b>"
+    posted = post_tweet(x, text).json()["data"]
+    words = posted["text"].split()
+    assert [w for w in words if w.startswith("https://")] == [w for w in words if TCO_FORM.fullmatch(w.rstrip(","))]
+    assert posted["text"].endswith(" &amp; &lt;b&gt;"), "X answers & < > escaped"
+    data = entities_of(x, posted["id"])
+    assert data["text"] == posted["text"]
+    urls = data["entities"]["urls"]
+    assert [u["expanded_url"] for u in urls] == [
+        "http://README.md", "http://ASP.NET", "http://site.fr", "https://www.example.com/a/very/long/path?utm_source=x",
+    ]  # fmt: skip
+    assert [u["display_url"] for u in urls] == ["README.md", "ASP.NET", "site.fr", "example.com/a/very/long/pa…"]
+    for url in urls:
+        assert set(url) == {"start", "end", "url", "expanded_url", "display_url", "status", "unwound_url"}
+        assert TCO_FORM.fullmatch(url["url"]) and url["end"] - url["start"] == 23
+        assert data["text"][url["start"] : url["end"]] == url["url"], "offsets point at the link"
+        assert (url["status"], url["unwound_url"]) == (200, url["expanded_url"])
+    assert x.tweets()[0].text == text, "X keeps what was sent"
+
+
+def test_unwound_url_follows_what_x_finds_at_the_link(x: EmulatorServer) -> None:
+    x.set_unwound("https://relay.example.com/r/Ab12", "https://blog.example.com/post")
+    x.set_unwound("http://README.md", None)
+    posted = post_tweet(x, "Nouveau https://relay.example.com/r/Ab12 (README.md)").json()["data"]
+    first, second = entities_of(x, posted["id"])["entities"]["urls"]
+    assert (first["expanded_url"], first["unwound_url"]) == ("https://relay.example.com/r/Ab12", "https://blog.example.com/post")
+    assert "unwound_url" not in second and "status" not in second, "X could not fetch it"
+    with EmulatorServer(keys=KEYS, unwind_links=False) as plain:
+        tweet_id = post_tweet(plain, "https://example.com/p").json()["data"]["id"]
+        assert "unwound_url" not in entities_of(plain, tweet_id)["entities"]["urls"][0]
+
+
+def test_attached_media_add_a_tco_link_listed_with_its_media_key(x: EmulatorServer) -> None:
+    ids = []
+    for _ in range(2):
+        files = {"media": ("cat.png", PNG, "image/png")}
+        uploaded = send(x, "POST", "/2/media/upload", files=files, data={"media_category": "tweet_image"})
+        ids.append(uploaded.json()["data"])
+    posted = send(x, "POST", "/2/tweets", json={"text": "Deux chats", "media": {"media_ids": [m["id"] for m in ids]}})
+    data = posted.json()["data"]
+    assert re.fullmatch(r"Deux chats https://t\.co/[A-Za-z0-9]{10}", data["text"])
+    link = data["text"].rsplit(" ", 1)[1]
+    listed = entities_of(x, data["id"], "entities,attachments")
+    assert listed["attachments"] == {"media_keys": [m["media_key"] for m in ids]}
+    assert listed["entities"]["urls"] == [
+        {"start": 11, "end": 34, "url": link, "media_key": m["media_key"],
+         "expanded_url": f"https://x.com/relay_emulator/status/{data['id']}/photo/1",
+         "display_url": f"pic.x.com/{link.rsplit('/', 1)[1]}"}
+        for m in ids
+    ]  # fmt: skip
+    only_media = send(x, "POST", "/2/tweets", json={"media": {"media_ids": [ids[0]["id"]]}}).json()["data"]
+    assert TCO_FORM.fullmatch(only_media["text"])
+
+
+def test_cashtags_follow_twitter_texts_conformance_suite() -> None:
+    import yaml
+
+    suite = SHARED / "twitter-text" / "conformance" / "extract.yml"
+    if not suite.exists():
+        pytest.skip(f"{suite} is absent: put ../shared beside the repository")
+    tests = yaml.safe_load(suite.read_text(encoding="utf-8"))["tests"]
+    assert len(tests["cashtags"]) >= 8 and len(tests["cashtags_with_indices"]) >= 2
+    for case in tests["cashtags"]:
+        assert [tag for _, _, tag in extract_cashtags(case["text"])] == case["expected"], case["description"]
+    for case in tests["cashtags_with_indices"]:
+        expected = [(c["indices"][0], c["indices"][1], c["cashtag"]) for c in case["expected"]]
+        assert extract_cashtags(case["text"]) == expected, case["description"]
+
+
+# --- refusals of one post ------------------------------------------------------------------------------
+
+
+def test_more_than_one_cashtag_is_refused_with_xs_403(x: EmulatorServer) -> None:
+    answer = post_tweet(x, "Compare $AAPL and $TSLA")
+    assert answer.status_code == 403
+    assert answer.json() == {"title": "Forbidden", "detail": "Posts are limited to a maximum of one cashtag",
+                             "type": "about:blank", "status": 403}
+    assert "x-rate-limit-remaining" in answer.headers
+    assert post_tweet(x, "Only $AAPL, and $5 is no cashtag").status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("refusal", "detail"),
+    [
+        ("reply_restricted", "Reply to this conversation is not allowed because you have not been mentioned or "
+                             "otherwise engaged by the author of the post you are replying to."),
+        ("cashtags", "Posts are limited to a maximum of one cashtag"),
+        ("not_permitted", "You are not permitted to perform this action."),
+        ("duplicate", "You are not allowed to create a Tweet with duplicate content."),
+    ],
+)
+def test_queued_refusals_answer_xs_exact_403_for_that_post_only(x: EmulatorServer, refusal: str, detail: str) -> None:
+    queued = control(x, "POST", "/_emulator/faults", json={"path": "/2/tweets", "refusal": refusal})
+    assert queued.status_code == 201
+    refused = post_tweet(x, "refused once")
+    assert refused.status_code == 403
+    assert refused.json() == {"title": "Forbidden", "detail": detail, "type": "about:blank", "status": 403}
+    assert refused.headers["x-rate-limit-remaining"] == "99", "refused after the gate, like X"
+    assert post_tweet(x, "refused once").status_code == 201, "the account goes on posting"
+    assert control(x, "POST", "/_emulator/faults", json={"path": "/2/tweets", "refusal": "nope"}).status_code == 422
+
+
+# --- slow answers --------------------------------------------------------------------------------------
+
+
+def test_answer_late_posts_first_then_answers_after_the_client_gave_up(x: EmulatorServer) -> None:
+    x.inject(delay=1.5, answer_late=True)
+    started = time.monotonic()
+    with pytest.raises(httpx.ReadTimeout):
+        post_tweet(x, "accepted, answered late", timeout=0.5)
+    assert [t.text for t in x.tweets()] == ["accepted, answered late"], "on X before the client timed out"
+    assert time.monotonic() - started < 1.5
+    control(x, "POST", "/_emulator/faults", json={"path": "/2/tweets", "delay": 0.3, "answer_late": True})
+    late = post_tweet(x, "patient client")
+    assert late.status_code == 201 and late.json()["data"]["text"] == "patient client"
+    time.sleep(1.2)  # let the first held answer go before the next test resets
+
+
+# --- the timeline ---------------------------------------------------------------------------------------
+
+TIMELINE = "/2/users/1500000000000000001/tweets"
+
+
+def test_timeline_pages_with_opaque_tokens_both_ways(x: EmulatorServer) -> None:
+    ids = [post_tweet(x, f"post {n}").json()["data"]["id"] for n in range(12)][::-1]
+    first = send(x, "GET", TIMELINE, params={"max_results": 5}).json()
+    token = first["meta"]["next_token"]
+    assert re.fullmatch(r"[a-z0-9]{45}", token) and token not in ids and "previous_token" not in first["meta"]
+    second = send(x, "GET", TIMELINE, params={"max_results": 5, "pagination_token": token}).json()
+    assert [t["id"] for t in second["data"]] == ids[5:10]
+    back = send(x, "GET", TIMELINE, params={"max_results": 5, "pagination_token": second["meta"]["previous_token"]})
+    assert [t["id"] for t in back.json()["data"]] == ids[:5]
+    third = send(x, "GET", TIMELINE, params={"max_results": 5, "pagination_token": second["meta"]["next_token"]})
+    assert [t["id"] for t in third.json()["data"]] == ids[10:] and "next_token" not in third.json()["meta"]
+    bad = send(x, "GET", TIMELINE, params={"pagination_token": ids[3]})
+    assert bad.status_code == 400, "a post id is not a pagination token"
+
+
+def test_timeline_filters_by_time_ids_and_kind(x: EmulatorServer) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    old = x.seed_tweet("three days ago", created_at=now - timedelta(days=3)).id
+    reply = x.seed_tweet("@someone a reply", created_at=now - timedelta(days=2), kind="reply").id
+    boundary = x.seed_tweet("exactly at the boundary", created_at=now - timedelta(days=1, microseconds=-500_000)).id
+    recent = post_tweet(x, "just now").json()["data"]["id"]
+
+    def listed(**params: Any) -> list[str]:
+        return [t["id"] for t in send(x, "GET", TIMELINE, params=params).json().get("data", [])]
+
+    at = (now - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert listed(start_time=at) == [recent, boundary], "start_time is inclusive, to the second"
+    assert listed(end_time=at) == [boundary, reply, old], "end_time is inclusive, to the second"
+    assert listed(until_id=boundary) == [reply, old] and listed(since_id=reply) == [recent, boundary]
+    assert listed(exclude="replies") == [recent, boundary, old]
+    assert listed(exclude="retweets,replies", since_id=old, until_id=recent) == [boundary]
+
+
+def test_timeline_refuses_bad_parameters_with_xs_body(x: EmulatorServer) -> None:
+    answer = send(x, "GET", TIMELINE, params={"max_results": 4})
+    assert answer.status_code == 400 and "x-rate-limit-remaining" in answer.headers
+    assert answer.json() == {
+        "errors": [{"parameters": {"max_results": ["4"]},
+                    "message": "The `max_results` query parameter value [4] is not between 5 and 100"}],
+        "title": "Invalid Request", "detail": "One or more parameters to your request was invalid.",
+        "type": "https://api.twitter.com/2/problems/invalid-request",
+    }  # fmt: skip
+    assert send(x, "GET", TIMELINE, params={"max_results": 101}).status_code == 400
+    since = send(x, "GET", TIMELINE, params={"since_id": "abc"}).json()["errors"][0]
+    assert since == {"parameters": {"since_id": ["abc"]},
+                     "message": "The `since_id` query parameter value [abc] does not match ^[0-9]{1,19}$"}
+    assert send(x, "GET", TIMELINE, params={"exclude": "likes"}).status_code == 400
+    assert send(x, "GET", TIMELINE, params={"start_time": "yesterday"}).status_code == 400
+    assert send(x, "GET", TIMELINE, params={"start_time": "2009-01-01T00:00:00Z"}).status_code == 400
+    order = {"start_time": "2026-01-02T00:00:00Z", "end_time": "2026-01-01T00:00:00Z"}
+    assert send(x, "GET", TIMELINE, params=order).status_code == 400
+    unknown = send(x, "GET", TIMELINE, params={"since": "2026-01-01"}).json()["errors"][0]["message"]
+    assert unknown.startswith("The query parameter [since] is not one of [end_time,exclude,")
+
+
+def test_timeline_reaches_back_3200_posts_only() -> None:
+    with EmulatorServer(keys=KEYS) as big:
+        start = datetime(2026, 1, 1, tzinfo=UTC)
+        seeded = [big.seed_tweet(f"n{n}", created_at=start + timedelta(minutes=n)).id for n in range(3250)]
+        seen: list[str] = []
+        token = None
+        while True:
+            params: dict[str, Any] = {"max_results": 100} | ({"pagination_token": token} if token else {})
+            page = send(big, "GET", TIMELINE, params=params).json()
+            seen += [t["id"] for t in page.get("data", [])]
+            token = page["meta"].get("next_token")
+            if not token:
+                break
+        assert seen == seeded[::-1][:3200]
+
+
+def test_a_new_post_shows_in_the_timeline_only_after_the_delay(x: EmulatorServer) -> None:
+    assert control(x, "POST", "/_emulator/timeline", json={"delay_seconds": 0.6}).json() == {"delay_seconds": 0.6}
+    tweet_id = post_tweet(x, "eventually consistent").json()["data"]["id"]
+    assert send(x, "GET", TIMELINE).json() == {"meta": {"result_count": 0}}
+    assert [t["id"] for t in send(x, "GET", "/2/tweets", params={"ids": tweet_id}).json()["data"]] == [tweet_id]
+    time.sleep(0.7)
+    assert [t["id"] for t in send(x, "GET", TIMELINE).json()["data"]] == [tweet_id]
+    with EmulatorServer(keys=KEYS, timeline_delay_seconds=30) as slow:
+        post_tweet(slow, "later")
+        assert send(slow, "GET", TIMELINE).json()["meta"]["result_count"] == 0
+    assert config_from_args(parse_args(["--timeline-delay", "2.5"])).timeline_delay_seconds == 2.5
+
+
+# --- single post, deletion, media flow ----------------------------------------------------------------
+
+
+def test_single_lookup_and_delete(x: EmulatorServer) -> None:
+    tweet_id = post_tweet(x, "here then gone").json()["data"]["id"]
+    single = send(x, "GET", f"/2/tweets/{tweet_id}").json()
+    assert single == {"data": {"edit_history_tweet_ids": [tweet_id], "id": tweet_id, "text": "here then gone"}}
+    deleted = send(x, "DELETE", f"/2/tweets/{tweet_id}")
+    assert deleted.json() == {"data": {"deleted": True}} and deleted.headers["x-rate-limit-limit"] == "50"
+    gone = send(x, "GET", f"/2/tweets/{tweet_id}").json()
+    assert gone["errors"][0]["detail"] == f"Could not find tweet with id: [{tweet_id}]."
+    assert x.tweets() == []
+
+
+def test_gifs_go_through_the_chunked_upload(x: EmulatorServer) -> None:
+    animated = b"GIF89a" + b"\x01\x00\x01\x00" + b"\0" * 3000
+    files = {"media": ("a.gif", animated, "image/gif")}
+    one_shot = send(x, "POST", "/2/media/upload", files=files,
+                    data={"media_category": "tweet_image", "media_type": "image/gif"})
+    assert one_shot.status_code == 400 and "image/gif" in one_shot.json()["errors"][0]["message"]
+    init = {"media_type": "image/gif", "total_bytes": len(animated), "media_category": "tweet_gif"}
+    started = send(x, "POST", "/2/media/upload/initialize", json=init).json()["data"]
+    assert set(started) == {"id", "media_key", "expires_after_secs"} and started["media_key"] == f"16_{started['id']}"
+    for index, part in enumerate((animated[:2000], animated[2000:])):
+        appended = send(x, "POST", f"/2/media/upload/{started['id']}/append", files={"media": ("blob", part)},
+                        data={"segment_index": str(index)})
+        assert appended.status_code == 200 and "expires_at" in appended.json()["data"]
+    finalized = send(x, "POST", f"/2/media/upload/{started['id']}/finalize").json()["data"]
+    assert finalized["size"] == len(animated) and finalized["processing_info"]["state"] == "pending"
+    early = send(x, "POST", "/2/tweets", json={"text": "gif", "media": {"media_ids": [started["id"]]}})
+    assert early.status_code == 400, "not usable while X processes it"
+    deadline = time.monotonic() + 5
+    while True:
+        status = send(x, "GET", "/2/media/upload", params={"command": "STATUS", "media_id": started["id"]})
+        if status.json()["data"]["processing_info"]["state"] == "succeeded" or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert status.json()["data"]["processing_info"]["state"] == "succeeded"
+    posted = send(x, "POST", "/2/tweets", json={"text": "gif", "media": {"media_ids": [started["id"]]}})
+    assert posted.status_code == 201
+    listed = entities_of(x, posted.json()["data"]["id"], "attachments")
+    assert listed["attachments"] == {"media_keys": [f"16_{started['id']}"]}
+    short = send(x, "POST", "/2/media/upload/initialize", json=init).json()["data"]["id"]
+    send(x, "POST", f"/2/media/upload/{short}/append", files={"media": ("blob", b"GIF")}, data={"segment_index": "0"})
+    assert send(x, "POST", f"/2/media/upload/{short}/finalize").status_code == 400, "fewer bytes than announced"
+
+
+# --- pay-per-use: reads billed as X bills them -------------------------------------------------------
+
+
+def test_credits_are_spent_as_x_bills_posts_and_reads() -> None:
+    with EmulatorServer(keys=KEYS, credits=1000) as x:
+        post_tweet(x, "no link")  # 15
+        post_tweet(x, "with README.md")  # 200, a bare domain is a URL
+        tweet_ids = [t.id for t in x.tweets()]
+        send(x, "GET", TIMELINE)  # owned read: 1 a post
+        send(x, "GET", TIMELINE)  # the same posts the same UTC day: not billed again
+        send(x, "GET", "/2/tweets", params={"ids": ",".join([*tweet_ids, "42"])})  # already billed today
+        send(x, "GET", "/2/users/me")  # 10 a user
+        send(x, "GET", TIMELINE, params={"max_results": 4})  # refused: not billed
+        billed = [(c.item, c.count, c.credits) for c in x.charges()]
+        assert billed == [
+            ("post_create", 1, 15), ("post_create_with_url", 1, 200), ("owned_post_read", 2, 2), ("user_read", 1, 10),
+        ]  # fmt: skip
+        assert control(x, "GET", "/_emulator/credits").json() == {"remaining": 1000 - 227}
+        assert control(x, "GET", "/_emulator/charges").json()["spent"] == 227
+        older = x.seed_tweet("posted before, not read yet today").id
+        x.set_credits(5)
+        app_read = send(x, "GET", "/2/tweets", keys=None, bearer="app", params={"ids": older})
+        assert app_read.status_code == 200, "a read with credits left goes through"
+        assert x.charges()[-1].item == "post_read" and x.credits_left() == 0
+        assert send(x, "GET", "/2/users/me").status_code == 402, "then every endpoint answers 402"

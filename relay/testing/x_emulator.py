@@ -3,10 +3,12 @@
 X is never reachable from tests, and a mock of tweepy would test nothing that matters (the
 signature, the URL, the status codes, the error bodies, the headers). So the emulator speaks real
 HTTP and behaves like X's documented API: ``POST /2/tweets``, ``GET /2/users/me``,
-``GET /2/tweets``, ``GET /2/users/:id/tweets``, ``POST /2/media/upload`` and
-``POST /2/media/metadata``, with OAuth 1.0a verification, duplicate and length refusals, per-user
-rate windows, pay-per-use credits, and scripted faults through its control API under
-``/_emulator/``.
+``GET /2/tweets``, ``GET /2/tweets/:id``, ``DELETE /2/tweets/:id``, ``GET /2/users/:id/tweets``,
+``POST /2/media/upload`` (one-shot, and chunked: ``initialize``, ``append``, ``finalize``, STATUS) and
+``POST /2/media/metadata``, with OAuth 1.0a verification, duplicate, length and cashtag refusals,
+t.co links and entities as X shows them, opaque timeline pagination, per-user rate windows,
+pay-per-use credits charged as X bills, and scripted faults through its control API under
+``/_emulator/``. ``tests/test_x_recordings.py`` replays real recorded exchanges with X against it.
 
 In tests::
 
@@ -32,14 +34,24 @@ import uvicorn
 from relay.testing.x_emulator_app import create_app
 from relay.testing.x_emulator_auth import OAuth1Keys
 from relay.testing.x_emulator_server import EmulatorServer
-from relay.testing.x_emulator_state import EmulatorConfig, EmulatorState, Fault, StoredMedia, StoredTweet
+from relay.testing.x_emulator_state import (
+    Charge,
+    EmulatorConfig,
+    EmulatorState,
+    Fault,
+    Prices,
+    StoredMedia,
+    StoredTweet,
+)
 
 __all__ = [
+    "Charge",
     "EmulatorConfig",
     "EmulatorServer",
     "EmulatorState",
     "Fault",
     "OAuth1Keys",
+    "Prices",
     "StoredMedia",
     "StoredTweet",
     "create_app",
@@ -61,12 +73,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             help="verify OAuth 1.0a signatures with this (give all four, or none)",
         )
     parser.add_argument("--bearer-token", default=None, help="accept only this app-only token")
-    parser.add_argument("--credits", type=int, default=None, help="pay-per-use balance (default: unlimited)")
+    parser.add_argument(
+        "--credits", type=int, default=None, help="pay-per-use balance in $0.001 credits (default: unlimited)"
+    )
     parser.add_argument("--tweet-rate-limit", type=int, default=100, help="POST /2/tweets per user per window")
     parser.add_argument("--rate-window", type=int, default=900, help="rate window in seconds")
     parser.add_argument("--user-id", default=EmulatorConfig.user_id)
     parser.add_argument("--username", default=EmulatorConfig.username)
     parser.add_argument("--no-wrap-links", action="store_true", help="answer with links as sent, not t.co")
+    parser.add_argument(
+        "--timeline-delay", type=float, default=0.0, help="seconds before a new post shows in the timeline"
+    )
     args = parser.parse_args(argv)
     given = [getattr(args, option) for option in _KEY_OPTIONS]
     if any(given) and not all(given):
@@ -85,6 +102,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         rate_window_seconds=args.rate_window,
         credits=args.credits,
         wrap_links=not args.no_wrap_links,
+        timeline_delay_seconds=args.timeline_delay,
     )
 
 

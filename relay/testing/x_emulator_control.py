@@ -1,9 +1,11 @@
 """The emulator's own API under ``/_emulator/`` (not X's) and the middleware that plays faults.
 
-Tests script X's bad days here: queue a fault (a status, a delay, or "accept the tweet but lose the
-answer"), drain the credits, set a tweet's metrics, seed old tweets, then read back what the
-emulator received. The fault middleware buffers the request body before it waits, so a delayed
-request is still processed after its client gave up, exactly like a slow X that still posts.
+Tests script X's bad days here: queue a fault (a status, a delay, "accept the tweet but lose the
+answer", "accept the tweet and answer late", or one of X's per-post 403 refusals), drain the
+credits, set a tweet's metrics, seed old tweets, slow the timeline down, say where a link
+redirects, then read back what the emulator received and what it billed. The fault middleware
+buffers the request body before it waits, so a delayed request is still processed after its
+client gave up, exactly like a slow X that still posts.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import datetime
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
@@ -36,6 +38,8 @@ class FaultSpec(BaseModel):
     delay: float = Field(default=0.0, ge=0)
     accept_then_fail: bool = False
     detail: str | None = None
+    answer_late: bool = False
+    refusal: Literal["duplicate", "reply_restricted", "cashtags", "not_permitted"] | None = None
 
 
 class CreditsSpec(BaseModel):
@@ -51,6 +55,19 @@ class MetricsSpec(BaseModel):
 class SeedSpec(BaseModel):
     text: str
     created_at: datetime | None = None
+    kind: Literal["post", "reply", "retweet"] = "post"
+
+
+class TimelineSpec(BaseModel):
+    delay_seconds: float = Field(ge=0)
+
+
+class UnwoundSpec(BaseModel):
+    """Where X finds a link to lead: ``unwound_url`` None means X could not fetch it."""
+
+    url: str
+    unwound_url: str | None
+    status: int = 200
 
 
 def tweet_record(tweet: StoredTweet) -> dict[str, Any]:
@@ -60,6 +77,8 @@ def tweet_record(tweet: StoredTweet) -> dict[str, Any]:
         "text": tweet.text,
         "display_text": tweet.display_text,
         "media_ids": list(tweet.media_ids),
+        "entities": tweet.entities(),
+        "kind": tweet.kind,
         "created_at": tweet.created_at.isoformat(),
         "public_metrics": tweet.public_metrics,
         "non_public_metrics": tweet.non_public_metrics,
@@ -94,10 +113,13 @@ def install_fault_middleware(app: FastAPI, state: EmulatorState) -> None:
         fault = state.take_fault(request.method, path, fnmatchcase)
         if fault is None:
             response = await call_next(request)
-        elif fault.accept_then_fail:
+        elif fault.refusal is not None:  # X refuses the post in its logic, after auth and the rate window
+            request.state.x_refusal = fault.refusal
+            response = await call_next(request)
+        elif fault.accept_then_fail or fault.answer_late:
             response = await buffered(await call_next(request))
             await asyncio.sleep(fault.delay)
-            if response.status_code < 400:
+            if fault.accept_then_fail and response.status_code < 400:
                 response = fault_response(state, fault, request.method, path)
         else:
             generation = state.generation
@@ -128,8 +150,27 @@ def add_control_routes(app: FastAPI, state: EmulatorState) -> None:
     @app.post(f"{CONTROL_PREFIX}/tweets", status_code=201)
     async def seed_tweet(spec: SeedSpec) -> dict[str, Any]:
         created = spec.created_at.timestamp() if spec.created_at else state.clock()
-        tweet = state.create_tweet(spec.text, (), created_at=created, check_duplicate=False)
+        tweet = state.create_tweet(spec.text, (), created_at=created, check_duplicate=False, kind=spec.kind)
         return tweet_record(tweet)
+
+    @app.get(f"{CONTROL_PREFIX}/timeline")
+    async def get_timeline_delay() -> dict[str, float]:
+        return {"delay_seconds": state.timeline_delay()}
+
+    @app.post(f"{CONTROL_PREFIX}/timeline")
+    async def set_timeline_delay(spec: TimelineSpec) -> dict[str, float]:
+        state.set_timeline_delay(spec.delay_seconds)
+        return {"delay_seconds": spec.delay_seconds}
+
+    @app.post(f"{CONTROL_PREFIX}/links")
+    async def set_unwound(spec: UnwoundSpec) -> dict[str, Any]:
+        state.set_unwound(spec.url, spec.unwound_url, spec.status)
+        return spec.model_dump()
+
+    @app.get(f"{CONTROL_PREFIX}/charges")
+    async def list_charges() -> dict[str, Any]:
+        charges = state.charges()
+        return {"charges": [asdict(c) for c in charges], "spent": sum(c.credits for c in charges)}
 
     @app.post(f"{CONTROL_PREFIX}/reset")
     async def reset() -> dict[str, bool]:
@@ -162,7 +203,7 @@ def add_control_routes(app: FastAPI, state: EmulatorState) -> None:
 
     @app.get(f"{CONTROL_PREFIX}/media")
     async def list_media() -> dict[str, Any]:
-        return {"media": [asdict(m) for m in state.media()]}
+        return {"media": [asdict(m) | {"media_key": m.key} for m in state.media()]}
 
     @app.get(f"{CONTROL_PREFIX}/requests")
     async def list_requests() -> JSONResponse:

@@ -15,6 +15,25 @@ IMAGE_LIMITS = {"image/jpeg": 5 * MB, "image/png": 5 * MB, "image/webp": 5 * MB,
 """X's upload limits: images 5 MB, GIF 15 MB (https://docs.x.com/x-api/media, "Media types & size")."""
 MEDIA_CATEGORIES = frozenset({"tweet_image", "dm_image", "subtitles"})
 """The categories the v2 one-shot ``POST /2/media/upload`` accepts (its API reference)."""
+ONE_SHOT_MEDIA_TYPES = (
+    "text/srt", "text/vtt", "image/jpeg", "image/bmp", "image/png", "image/webp", "image/pjpeg", "image/tiff",
+)
+"""``media_type`` values of the one-shot upload (its API reference): no ``image/gif``, no video; those
+go through the chunked upload (``/2/media/upload/initialize``, ``/append``, ``/finalize``)."""
+UPLOAD_MEDIA_TYPES = (
+    "video/mp4", "video/webm", "video/mp2t", "video/quicktime", "text/srt", "text/vtt", "image/jpeg", "image/gif",
+    "image/bmp", "image/png", "image/webp", "image/pjpeg", "image/tiff", "model/gltf-binary", "model/vnd.usdz+zip",
+)
+"""``media_type`` values of ``POST /2/media/upload/initialize`` (its API reference)."""
+CHUNKED_CATEGORIES = (
+    "amplify_video", "tweet_gif", "tweet_image", "tweet_video", "dm_gif", "dm_image", "dm_video", "subtitles",
+)
+"""``media_category`` values of ``POST /2/media/upload/initialize`` (its API reference)."""
+CHUNKED_LIMITS = {
+    "tweet_image": 5 * MB, "dm_image": 5 * MB, "tweet_gif": 15 * MB, "dm_gif": 15 * MB,
+    "tweet_video": 512 * MB, "dm_video": 512 * MB, "amplify_video": 512 * MB,
+}
+"""Size limits per category: images 5 MB, GIFs 15 MB, videos 512 MB (X's media docs)."""
 
 _BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.IGNORECASE)
 _DISPOSITION_NAME = re.compile(rb'name="([^"]*)"', re.IGNORECASE)

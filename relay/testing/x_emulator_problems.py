@@ -9,11 +9,14 @@ so in its own words rather than inventing a quote.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi.responses import JSONResponse
 
 PROBLEMS = "https://api.twitter.com/2/problems"
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+"""X's v2 answers say ``application/json; charset=utf-8`` (every recorded v2 exchange)."""
 
 DUPLICATE_DETAIL = "You are not allowed to create a Tweet with duplicate content."
 TOO_LONG_MESSAGE = (
@@ -25,6 +28,30 @@ UNSUPPORTED_AUTH_DETAIL = (
     "Authenticating with OAuth 2.0 Application-Only is forbidden for this endpoint.  "
     "Supported authentication types are [OAuth 1.0a User Context, OAuth 2.0 User Context]."
 )
+
+# Per-post refusals of POST /2/tweets: X answers 403 with these details and the account can go on
+# posting other texts. The texts are quoted verbatim in public client code and bug reports that hit
+# them (2025-2026); the reply restriction is X's policy for replies to authors who did not engage.
+REPLY_RESTRICTED_DETAIL = (
+    "Reply to this conversation is not allowed because you have not been mentioned or otherwise engaged "
+    "by the author of the post you are replying to."
+)
+CASHTAG_LIMIT_DETAIL = "Posts are limited to a maximum of one cashtag"
+NOT_PERMITTED_DETAIL = "You are not permitted to perform this action."
+REFUSALS = {
+    "duplicate": DUPLICATE_DETAIL,
+    "reply_restricted": REPLY_RESTRICTED_DETAIL,
+    "cashtags": CASHTAG_LIMIT_DETAIL,
+    "not_permitted": NOT_PERMITTED_DETAIL,
+}
+"""The named 403 refusals a test can queue (``Fault(refusal="cashtags")``), by name."""
+
+
+class XJSONResponse(JSONResponse):
+    """A JSON answer with X's exact content type."""
+
+    media_type = JSON_CONTENT_TYPE
+
 
 _GENERIC_TITLES = {
     401: "Unauthorized",
@@ -42,18 +69,49 @@ def problem(status: int, detail: str | None = None, *, headers: dict[str, str] |
     """A generic ``about:blank`` problem, the shape X uses for 401, 403, 429 and 5xx."""
     title = _GENERIC_TITLES.get(status, "Error")
     body = {"title": title, "detail": detail or title, "type": "about:blank", "status": status}
-    return JSONResponse(body, status_code=status, headers=headers)
+    return XJSONResponse(body, status_code=status, headers=headers)
 
 
 def invalid_request(*messages: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    """400: the request itself is wrong; each message explains one parameter."""
+    """400: the request itself is wrong; each message explains one problem."""
+    return invalid_parameters([({}, message) for message in messages], headers=headers)
+
+
+def invalid_parameters(
+    problems: Sequence[tuple[Mapping[str, Sequence[str]], str]], *, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """400 naming the query parameters at fault, as X does for a bad query parameter value.
+
+    Shape as X sends it (quoted in public client code)::
+
+        {"errors": [{"parameters": {"max_results": ["4"]},
+                     "message": "The `max_results` query parameter value [4] is not between 5 and 100"}],
+         "title": "Invalid Request", "detail": "One or more parameters to your request was invalid.",
+         "type": "https://api.twitter.com/2/problems/invalid-request"}
+    """
+    errors: list[dict[str, Any]] = []
+    for parameters, message in problems:
+        item: dict[str, Any] = {"parameters": {k: list(v) for k, v in parameters.items()}} if parameters else {}
+        item["message"] = message
+        errors.append(item)
     body = {
-        "errors": [{"message": message} for message in messages],
+        "errors": errors,
         "title": "Invalid Request",
         "detail": "One or more parameters to your request was invalid.",
         "type": f"{PROBLEMS}/invalid-request",
     }
-    return JSONResponse(body, status_code=400, headers=headers)
+    return XJSONResponse(body, status_code=400, headers=headers)
+
+
+def bad_parameter(name: str, value: str, rule: str, *, headers: dict[str, str] | None = None) -> JSONResponse:
+    """400 for one query parameter: ``The `name` query parameter value [value] <rule>``."""
+    message = f"The `{name}` query parameter value [{value}] {rule}"
+    return invalid_parameters([({name: [value]}, message)], headers=headers)
+
+
+def one_of(choices: Sequence[str]) -> str:
+    """X's wording for an enumeration: ``is not one of [a,b,c]`` (no spaces, no quotes)."""
+    return f"is not one of [{','.join(choices)}]"
 
 
 def unsupported_authentication() -> JSONResponse:
@@ -64,7 +122,7 @@ def unsupported_authentication() -> JSONResponse:
         "type": f"{PROBLEMS}/unsupported-authentication",
         "status": 403,
     }
-    return JSONResponse(body, status_code=403)
+    return XJSONResponse(body, status_code=403)
 
 
 def credits_depleted(account_id: int, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -81,7 +139,7 @@ def credits_depleted(account_id: int, headers: dict[str, str] | None = None) -> 
         "detail": f"Your enrolled account [{account_id}] does not have any credits to fulfill this request.",
         "type": f"{PROBLEMS}/credits",
     }
-    return JSONResponse(body, status_code=402, headers=headers)
+    return XJSONResponse(body, status_code=402, headers=headers)
 
 
 def not_found_item(resource_type: str, parameter: str, value: str) -> dict[str, Any]:

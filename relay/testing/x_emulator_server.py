@@ -20,7 +20,14 @@ from typing import Any
 import uvicorn
 
 from relay.testing.x_emulator_app import create_app
-from relay.testing.x_emulator_state import EmulatorConfig, EmulatorState, Fault, StoredMedia, StoredTweet
+from relay.testing.x_emulator_state import (
+    Charge,
+    EmulatorConfig,
+    EmulatorState,
+    Fault,
+    StoredMedia,
+    StoredTweet,
+)
 
 STARTUP_TIMEOUT_SECONDS = 10.0
 
@@ -118,9 +125,19 @@ class EmulatorServer:
         delay: float = 0.0,
         accept_then_fail: bool = False,
         detail: str | None = None,
+        answer_late: bool = False,
+        refusal: str | None = None,
     ) -> None:
-        """Queue a fault for the next ``times`` requests to ``method path`` (see the control API)."""
-        self.state.add_fault(Fault(method, path, status, times, reset_in, delay, accept_then_fail, detail))
+        """Queue a fault for the next ``times`` requests to ``method path`` (see :class:`Fault`).
+
+        ``delay`` alone: X takes that long before it even handles the request. ``answer_late=True``:
+        X handles it at once and answers ``delay`` seconds later (the post exists while the client
+        waits). ``refusal="cashtags"`` (or ``reply_restricted``, ``not_permitted``, ``duplicate``):
+        X's 403 for that one post.
+        """
+        self.state.add_fault(
+            Fault(method, path, status, times, reset_in, delay, accept_then_fail, detail, answer_late, refusal)
+        )
 
     def reset(self) -> None:
         self.state.reset()
@@ -128,16 +145,35 @@ class EmulatorServer:
     def set_credits(self, remaining: int | None) -> None:
         self.state.set_credits(remaining)
 
+    def credits_left(self) -> int | None:
+        """The pay-per-use balance in credits of $0.001 (None: unlimited)."""
+        return self.state.credits()
+
     def set_metrics(
         self, tweet_id: str, public: dict[str, int] | None = None, non_public: dict[str, int] | None = None
     ) -> None:
         if not self.state.set_metrics(tweet_id, public or {}, non_public or {}):
             raise KeyError(tweet_id)
 
-    def seed_tweet(self, text: str, created_at: datetime | None = None) -> StoredTweet:
-        """A tweet the account posted earlier (not through the API under test); costs no credit."""
+    def seed_tweet(self, text: str, created_at: datetime | None = None, *, kind: str = "post") -> StoredTweet:
+        """A tweet the account posted earlier (not through the API under test); costs no credit.
+
+        ``kind`` ``"reply"`` or ``"retweet"`` makes one that the timeline's ``exclude`` leaves out.
+        """
         moment = created_at.timestamp() if created_at else self.state.clock()
-        return self.state.create_tweet(text, (), created_at=moment, check_duplicate=False)
+        return self.state.create_tweet(text, (), created_at=moment, check_duplicate=False, kind=kind)
+
+    def set_timeline_delay(self, seconds: float) -> None:
+        """New posts show in GET /2/users/:id/tweets only ``seconds`` after X accepted them."""
+        self.state.set_timeline_delay(seconds)
+
+    def set_unwound(self, url: str, unwound_url: str | None, status: int = 200) -> None:
+        """Where X finds ``url`` to lead (for posts made from now on); None: X could not fetch it."""
+        self.state.set_unwound(url, unwound_url, status)
+
+    def charges(self) -> list[Charge]:
+        """Every billed call, oldest first, with the credits ($0.001 each) it cost."""
+        return self.state.charges()
 
     def media(self) -> list[StoredMedia]:
         return self.state.media()
