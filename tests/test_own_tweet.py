@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from relay.adapters.x import RecentTweet, _restore_links
-from relay.pipeline.outbox import find_own_tweet
+from relay.pipeline.outbox import _words, find_own_tweet
 
 LINK = "https://plombier-nantes.fr/conseils/radiateurs/?utm_source=twitter&utm_medium=social&utm_campaign=radiateurs"
 TEXT = f"Purger ses radiateurs : la méthode (voir README.md) & nos conseils {LINK}"
@@ -52,12 +52,25 @@ def test_another_delivery_of_the_same_post_is_not_taken_for_this_one() -> None:
     assert find_own_tweet(TEXT, LINK, [other_variant]) is None
 
 
-def test_the_words_are_the_second_check_when_x_lists_the_link_in_another_form() -> None:
-    tweet = as_x_lists_it(link="https://t.co/unresolved", photo=False)
+def test_the_words_are_the_second_check_when_x_did_not_expand_the_links() -> None:
+    bare = listed("5", {"id": "5", "text": "Purger ses radiateurs : la méthode (voir https://t.co/AbCdEf1234) &amp; "
+                                             "nos conseils https://t.co/ZyXwVu9876"})
+    assert bare.links == ()
+    assert find_own_tweet(TEXT, LINK, [bare]) is bare
+    tweet = as_x_lists_it(link="https://t.co/ZyXwVu9876", photo=False)
+    tweet = RecentTweet(tweet.id, tweet.text, tweet.created_at, tweet.display_text, ("https://t.co/ZyXwVu9876",))
     assert find_own_tweet(TEXT, LINK, [tweet]) is tweet
     reworded = RecentTweet(tweet.id, tweet.text.replace("méthode", "technique"), tweet.created_at,
                            tweet.display_text, tweet.links)
     assert find_own_tweet(TEXT, LINK, [reworded]) is None
+
+
+def test_another_blogs_post_with_the_same_words_is_never_taken_for_this_one() -> None:
+    """Two blogs' "Recette n°3" differ only in their link: the crash test once lost a post to this."""
+    other_blog = LINK.replace("plombier-nantes.fr", "plombier-rennes.fr")
+    theirs = as_x_lists_it(link=other_blog)
+    assert _words(theirs.text) == _words(TEXT.replace(LINK, other_blog)), "same words, another link"
+    assert find_own_tweet(TEXT, LINK, [theirs]) is None
 
 
 def test_a_tracked_link_is_matched_even_when_x_unwound_its_redirect() -> None:

@@ -259,3 +259,21 @@ def test_dry_run_posts_nothing_and_logs_the_text(caplog: pytest.LogCaptureFixtur
     assert first.dry_run and first.text == "Would say this"
     assert [r.levelno for r in caplog.records] == [logging.INFO, logging.INFO]
     assert "Would say this" in caplog.records[0].getMessage()
+
+
+def test_a_gif_goes_through_the_chunked_upload_and_waits_for_processing(x: EmulatorServer,
+                                                                        publisher: XPublisher) -> None:
+    """X takes GIFs only through the chunked upload (``tweet_gif``), and a post naming media still
+    being processed is refused: relay uploads in segments, waits for ``succeeded``, then posts."""
+    import relay.adapters.x as x_adapter
+
+    gif = b"GIF89a" + bytes(range(256)) * 40_000  # ~10 MB: three segments of at most 4 MB
+    started = time.monotonic()
+    media_id = publisher.upload_image(gif, "image/gif", alt_text="Une flamme qui danse")
+    assert time.monotonic() - started >= 0.9, "relay waited for X's processing (1 s in the emulator)"
+    [media] = [m for m in x.media() if m.id == media_id]
+    assert (media.category, media.mime, media.size, media.state) == ("tweet_gif", "image/gif", len(gif), "succeeded")
+    assert len(media.segments) == -(-len(gif) // x_adapter.CHUNK_BYTES)
+    assert media.alt_text == "Une flamme qui danse"
+    posted = publisher.publish("Le feu de bois, en image https://boulangerie.example/feu/", [media_id])
+    assert [t.media_ids for t in x.tweets() if t.id == posted.tweet_id] == [(media_id,)]

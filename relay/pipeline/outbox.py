@@ -357,14 +357,20 @@ def _words(text: str) -> str:
 def find_own_tweet(text: str, link: str, recent: Sequence[PostedTweet]) -> PostedTweet | None:
     """The tweet of ``recent`` that is the post ``text`` carrying ``link``, if X has it.
 
-    The link is what identifies a delivery (its own tracked code or UTM tags); the words, links
-    left out, are the second check, for a tweet whose links X listed in a form relay cannot
-    compare. Callers pass only tweets since the delivery was claimed that no other delivery holds.
+    The link is what identifies a delivery (its own tracked code or UTM tags). The words, links
+    left out, are the second check, and only for a tweet whose links X did not expand (no link
+    listed, or only ``t.co`` ones): a tweet that links elsewhere is another post, however alike
+    its words (two blogs' "Recette n°3"). Callers pass only tweets since the delivery was claimed
+    that no other delivery holds.
     """
     wanted_link = _comparable_link(link) if link else ""
-    wanted_words = _words(text)
     for tweet in recent:
-        links = [_comparable_link(url) for url in tweet.links]
-        if wanted_link and wanted_link in links:
+        if wanted_link and wanted_link in (_comparable_link(url) for url in tweet.links):
             return tweet
-    return next((tweet for tweet in recent if _words(tweet.text) == wanted_words), None)
+    wanted_words = _words(text)
+    return next((tweet for tweet in recent if _links_unknown(tweet) and _words(tweet.text) == wanted_words), None)
+
+
+def _links_unknown(tweet: PostedTweet) -> bool:
+    """X listed no address for the tweet's links (none at all, or only its own ``t.co`` ones)."""
+    return all(urlsplit(url).hostname in (None, "", "t.co") for url in tweet.links)
