@@ -57,9 +57,11 @@ def test_a_resource_is_charged_once_per_utc_day(store: Store) -> None:
     for _ in range(2):  # a write has no resource: each request is billed
         assert record_charge(store.engine, account="default", kind=MEDIA_METADATA, resources=[], unit_usd=0.005,
                              now=morning) == pytest.approx(0.005)
+    assert record_charge(store.engine, resources=["1"], now=morning, account="default", kind=OWN_POSTS_READ,
+                         unit_usd=0.001) == 0.0, "a post read today is not billed again by another endpoint"
     lines = {line.kind: line for line in cost_lines(store.engine, account="default")}
     assert lines[POSTS_READ].count == 4 and lines[POSTS_READ].usd == pytest.approx(0.020)
-    assert lines[MEDIA_METADATA].count == 2
+    assert lines[MEDIA_METADATA].count == 2 and OWN_POSTS_READ not in lines
 
 
 def test_reads_count_against_the_monthly_budget(store: Store) -> None:
@@ -112,3 +114,37 @@ def test_relay_report_shows_what_x_billed(store: Store, database_url: str) -> No
     data = json.loads(CliRunner().invoke(report, ["--json"], obj={"config": None}, env=env).output)
     assert {c["kind"]: c["count"] for c in data["costs"]} == {OWN_POSTS_READ: 2, MEDIA_METADATA: 1}
     assert data["costs_total_usd"] == pytest.approx(0.007)
+
+
+def test_a_typical_blog_day_costs_what_x_bills(store: Store) -> None:
+    """One day of a small blog: two posts with a link and a photo described for screen readers, the
+    account read once, each post's engagement read, and the timeline read after a lost answer.
+    relay's ledger (plus the posts' own cost) must equal what the emulator, billing as X does, took."""
+    from relay.core.policy import post_cost
+
+    now = datetime.now(UTC)
+    prices = XPrices()
+    with EmulatorServer(credits=100_000) as x:
+        def record(kind: str, resources: list[str] | tuple[str, ...]) -> None:
+            record_charge(store.engine, account="default", kind=kind, resources=list(resources),
+                          unit_usd=prices.unit(kind), now=now)
+
+        publisher = XPublisher(CREDENTIALS, api_base_url=x.base_url, on_billed=record)
+        posts_usd = 0.0
+        for n in (1, 2):
+            text = f"Conseil n°{n} : purger ses radiateurs https://plombier-nantes.fr/conseils/{n}/"
+            media = publisher.upload_image(PNG, "image/png", alt_text="Un radiateur")
+            tweet_id = publisher.publish(text, [media]).tweet_id
+            posts_usd += post_cost(text, Caps())
+            publisher.tweet_metrics([tweet_id])
+        publisher.recent_posts(since=now - timedelta(hours=1))
+        publisher.tweet_metrics([t.id for t in publisher.recent_posts(max_results=5)])  # read again: not billed
+        billed_by_x = sum(charge.credits for charge in x.charges()) / 1000
+    ledger = cost_lines(store.engine)
+    ledger_usd = sum(line.usd for line in ledger)
+    print(f"\none day of a typical blog: posts ${posts_usd:.3f} + " +
+          " + ".join(f"{line.kind} ×{line.count} ${line.usd:.3f}" for line in ledger) +
+          f" = ${posts_usd + ledger_usd:.3f} (X billed ${billed_by_x:.3f})")
+    assert {line.kind: line.count for line in ledger} == {MEDIA_METADATA: 2, POSTS_READ: 2, USER_READ: 1}, \
+        "the timeline listed posts already read today: X does not bill them again"
+    assert posts_usd + ledger_usd == pytest.approx(billed_by_x)

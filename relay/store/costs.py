@@ -1,8 +1,9 @@
 """The cost ledger: what X bills besides posts, written as it happens, read by the budget and the reports.
 
 A read is billed per resource returned and X does not bill the same resource twice in one UTC
-day, so each charge is one row keyed by (account, kind, resource, day) and a repeat inserts
-nothing. Posts are billed on their delivery row; the monthly budget (``OutboxQueries.usage``) adds both.
+day, whichever endpoint returned it (a post read for its metrics, then listed in the timeline,
+is billed once), so each charge is one row keyed by (account, resource, day) and a repeat
+inserts nothing. Posts are billed on their delivery row; the monthly budget (``OutboxQueries.usage``) adds both.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, and_, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from relay.core.policy import USER_READ
 from relay.store.outbox import SENT
 from relay.store.schema import deliveries, x_costs
 
@@ -34,15 +36,16 @@ def record_charge(engine: Engine, *, account: str, kind: str, resources: Sequenc
     ``resources`` are the ids X returned (reads); empty for a request billed as one (a write).
     """
     day = now.astimezone(UTC).date().isoformat()
-    rows = [{"account": account, "at": now, "day": day, "kind": kind, "resource": r, "amount_usd": unit_usd}
-            for r in dict.fromkeys(resources)] or [
+    family = "user" if kind == USER_READ else "post"
+    rows = [{"account": account, "at": now, "day": day, "kind": kind, "resource": f"{family}:{r}",
+             "amount_usd": unit_usd} for r in dict.fromkeys(resources)] or [
         {"account": account, "at": now, "day": day, "kind": kind, "resource": None, "amount_usd": unit_usd}]
     insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
     charged = 0.0
     with engine.begin() as conn:
         for row in rows:
             statement = insert(x_costs).values(**row).on_conflict_do_nothing(
-                index_elements=["account", "kind", "resource", "day"]).returning(x_costs.c.id)
+                index_elements=["account", "resource", "day"]).returning(x_costs.c.id)
             if conn.execute(statement).scalar_one_or_none() is not None:
                 charged += unit_usd
     return charged

@@ -217,13 +217,14 @@ x_costs = Table(
     Column("kind", String(32), nullable=False),
     Column("resource", String(64)),
     Column("amount_usd", Float, nullable=False),
-    UniqueConstraint("account", "kind", "resource", "day", name="uq_x_costs_resource_day"),
+    UniqueConstraint("account", "resource", "day", name="uq_x_costs_resource_day"),
     Index("ix_x_costs_account_at", "account", "at"),
 )
 """What X bills besides the posts themselves (reads per resource, media metadata), one row per charge.
 
-X charges a read resource once per UTC day (its deduplication window): a second read of the same
-post the same day inserts nothing (the unique key). Writes have no resource and never collide.
+X charges a resource once per UTC day, whichever endpoint returned it (its deduplication window):
+a second read of the same post the same day inserts nothing (the unique key on ``post:<id>`` or
+``user:<id>``). Writes have no resource and never collide.
 Posts are billed on their delivery (``deliveries.cost_usd``)."""
 
 webhook_ids = Table(

@@ -25,7 +25,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(32), nullable=False),
         sa.Column("resource", sa.String(64)),
         sa.Column("amount_usd", sa.Float, nullable=False),
-        sa.UniqueConstraint("account", "kind", "resource", "day", name="uq_x_costs_resource_day"),
+        sa.UniqueConstraint("account", "resource", "day", name="uq_x_costs_resource_day"),
     )
     op.create_index("ix_x_costs_account_at", "x_costs", ["account", "at"])
 
