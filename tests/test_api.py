@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -114,9 +115,12 @@ def test_login_sets_an_httponly_strict_cookie_that_is_not_the_token(client: Test
 def test_a_forged_or_stale_cookie_is_refused(client: TestClient) -> None:
     from relay.routes.dashboard import session_value
 
-    client.cookies.set("relay_session", session_value("another-token", 1_900_000_000))
+    now = int(time.time())  # the dashboard checks sessions against the real clock
+    client.cookies.set("relay_session", session_value(TOKEN, now - 60))
+    assert client.get("/").status_code == 200, "a fresh session signed with the token gets in"
+    client.cookies.set("relay_session", session_value("another-token", now - 60))
     assert client.get("/").status_code == 303
-    client.cookies.set("relay_session", session_value(TOKEN, 1_000_000_000))  # 2001: expired
+    client.cookies.set("relay_session", session_value(TOKEN, now - 31 * 24 * 3600))  # older than 30 days
     assert client.get("/").status_code == 303
 
 
