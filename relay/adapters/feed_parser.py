@@ -35,6 +35,7 @@ from relay.adapters.json_feed import (
     wordpress_post_id,
 )
 from relay.core.models import FeedDocument, Post
+from relay.core.summary import without_unclosed_tags
 from relay.errors import FeedParseError
 
 _DTD_TOKEN = re.compile(rb"\"[^\"]*\"|'[^']*'|<!--.*?-->|[\[\]>]", re.DOTALL)
@@ -218,7 +219,7 @@ def _plain_title(element: Mapping[str, Any]) -> str:
     """Titles typed ``html`` keep their markup and entities in feedparser (``Wth&#8230;``)."""
     title = str(element.get("title") or "")
     if (element.get("title_detail") or {}).get("type") in _HTML_TYPES:
-        title = BeautifulSoup(title, "html.parser").get_text()
+        title = BeautifulSoup(without_unclosed_tags(title), "html.parser").get_text()
     return plain_text(title)
 
 
@@ -302,7 +303,7 @@ def _entry_image(entry: Mapping[str, Any], feed_url: str, markup: str) -> tuple[
 def _first_content_image(markup: str, feed_url: str) -> tuple[str | None, str | None]:
     if "<img" not in markup:
         return None, None
-    for img in BeautifulSoup(markup, "html.parser").find_all("img"):
+    for img in BeautifulSoup(without_unclosed_tags(markup), "html.parser").find_all("img"):
         if str(img.get("width", "")) == "1" or str(img.get("height", "")) == "1":
             continue
         if (found := _featured_image_url(str(img.get("src", "")), feed_url)) is not None:

@@ -18,6 +18,7 @@ from bs4.element import Tag
 from bs4.filter import SoupStrainer
 
 from relay.adapters.json_feed import absolute_http_url, decode_entities
+from relay.core.summary import without_unclosed_tags
 
 NO_CARD_WARNING = "SEO readiness: no twitter:card / og:image — X will show no large card"
 _TEMPLATE_PLACEHOLDER = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\$\{.*?\}|<%.*?%>")
@@ -47,7 +48,7 @@ class PageMeta:
 def parse_page_meta(html: bytes | str, *, url: str) -> PageMeta:
     """Read the card tags of an HTML page fetched from ``url`` (relative URLs resolve against it)."""
     only_head_tags = SoupStrainer(["meta", "link", "title", "base"])
-    soup = BeautifulSoup(_as_text(_head_only(html)), "html.parser", parse_only=only_head_tags)
+    soup = BeautifulSoup(_closed_tags_only(_as_text(_head_only(html))), "html.parser", parse_only=only_head_tags)
     base_url = _base_url(soup, url)
     values = _meta_values(soup)
     warnings: list[str] = []
@@ -98,6 +99,16 @@ def _head_only(page: bytes | str) -> bytes | str:
         return page[: text_end.start() if text_end else _HEAD_SEARCH_LIMIT]
     bytes_end = _HEAD_END_BYTES.search(page, 0, _HEAD_SEARCH_LIMIT)
     return page[: bytes_end.start() if bytes_end else _HEAD_SEARCH_LIMIT]
+
+
+_UNCLOSED_TAG_BYTES = re.compile(rb"<(?=/?[A-Za-z])(?=[^<>]*+(?:<|$))")
+
+
+def _closed_tags_only(page: str | bytes) -> str | bytes:
+    """See :func:`relay.core.summary.without_unclosed_tags`: html.parser is quadratic on unclosed tags."""
+    if isinstance(page, str):
+        return without_unclosed_tags(page)
+    return _UNCLOSED_TAG_BYTES.sub(b"&lt;", page)
 
 
 def _as_text(page: bytes | str) -> str | bytes:

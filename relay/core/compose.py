@@ -27,7 +27,7 @@ from datetime import date
 from functools import lru_cache
 
 from relay.core.hashtags import PLACEHOLDER_CATEGORIES, hashtags_for
-from relay.core.length import MAX_WEIGHTED_LENGTH, emoji_spans, find_urls, is_valid_tweet, weighted_length
+from relay.core.length import MAX_WEIGHTED_LENGTH, emoji_spans, is_valid_tweet, uncuttable_spans, weighted_length
 from relay.core.links import add_utm, post_slug, slugify
 from relay.core.models import Post, Tweet
 from relay.core.summary import clean_title, summary_for
@@ -186,7 +186,8 @@ def tagged_link(post: Post, options: ComposeOptions, *, today: date) -> str:
 
 _DANGLING = " \u00a0,;:–—‐-(«“‘\"'’/&|\\[{<+=*_"
 _PAIRS = (("«", "»"), ("“", "”"), ("(", ")"), ("[", "]"))
-_SENTENCE_END = re.compile(r"(\w*)[.!?][\u00a0»”’\"')\]]*$")
+_CLOSERS = "\u00a0»”’\"')]"
+_WORD_TAIL = re.compile(r"\w*$")
 _SENTENCE_OR_PARAGRAPH_END = re.compile(r"[.!?][\u00a0»”’\"')\]]*(?=[ \n])|(?=\n)")
 _JOINS_PREVIOUS = re.compile(
     "[\u200c\u200d\ufe00-\ufe0f\U0001f3fb-\U0001f3ff\U000e0020-\U000e007f\U000e0100-\U000e01ef]"
@@ -235,11 +236,19 @@ def _tidy(prefix: str) -> str:
 
 
 def _ends_sentence(text: str) -> bool:
-    match = _SENTENCE_END.search(text)
-    if match is None or text.endswith(".."):
+    """Whether ``text`` ends with ``.``, ``!`` or ``?`` (closing marks after it allowed) after a real word.
+
+    Read from the end: only the last few characters matter, whatever the text's length.
+    """
+    marked = text.rstrip(_CLOSERS)
+    if not marked or marked[-1] not in ".!?" or text.endswith(".."):
         return False
-    word = match.group(1)
-    return len(word) != 1 and word.casefold() not in _ABBREVIATIONS  # "M. Dupont", "J. Smith", "Sen."
+    tail = marked[-7:-1]  # longer than any abbreviation, so a word that fills it is a real word
+    word = _WORD_TAIL.search(tail)
+    word_text = word.group() if word else ""
+    if len(word_text) == len(tail) and len(marked) - 1 > len(tail):
+        return True
+    return len(word_text) != 1 and word_text.casefold() not in _ABBREVIATIONS  # "M. Dupont", "J. Smith", "Sen."
 
 
 def _marked(cut: str) -> str:
@@ -259,8 +268,8 @@ def _safe_positions(text: str) -> list[int]:
     blocked: set[int] = set()
     for start, end in emoji_spans(text):
         blocked.update(range(start + 1, end))
-    for url in find_urls(text):
-        blocked.update(range(url.start + 1, url.end))
+    for start, end in uncuttable_spans(text):
+        blocked.update(range(start + 1, end))
     return [
         position
         for position in range(1, len(text))

@@ -110,11 +110,31 @@ class UrlSpan(NamedTuple):
 def find_urls(text: str) -> list[UrlSpan]:
     """Every URL X would link (and count as 23), including bare names like ``README.md``.
 
-    The composer uses this to never cut a text inside a URL.
+    Exact, and slow on long words (see :data:`LONG_WORD`): meant for texts of tweet size.
     """
     return [
         UrlSpan(found["url"], found["indices"][0], found["indices"][1]) for found in extract_urls_with_indices(text)
     ]
+
+
+def uncuttable_spans(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of every URL in ``text``, and of every long word that is not a plain link.
+
+    The composer never cuts inside these. The search runs word by word (a URL holds no
+    space), like the weight, so it stays linear; a long word that is not a plain link
+    (see :data:`LONG_WORD`) is kept whole rather than searched.
+    """
+    spans: list[tuple[int, int]] = []
+    for word in re.finditer(r"[^ \t\n]+", text):
+        start = word.start()
+        if _long_word_bound(word.group()) is not None:
+            spans.append((start, word.end()))
+            continue
+        prefix = " " if start else ""  # what precedes a word matters to the URL rule, as in _weighted_length
+        offset = start - len(prefix)
+        for found in extract_urls_with_indices(prefix + word.group()):
+            spans.append((found["indices"][0] + offset, found["indices"][1] + offset))
+    return spans
 
 
 def emoji_spans(text: str) -> list[tuple[int, int]]:
@@ -141,6 +161,39 @@ def _plain_weight(segment: str) -> int:
 
 
 _WORD_SEPARATORS = re.compile(r"[ \t\n]+")
+
+LONG_WORD = 64
+"""Words longer than this, with a ``.``, may be weighed by a bound instead of twitter-text's URL regex.
+
+That regex backtracks: on a word with a dot its time grows with the square of the word's
+length (a 2,000-character word of ``é.`` takes 5 s, a 40,000-character title minutes,
+all of it holding the interpreter). So the exact count runs only where it is cheap:
+words up to this length, words up to :data:`MEDIUM_WORD` with few dots, and plain
+links (:data:`_PLAIN_LINK`), which is every real word of this length."""
+MEDIUM_WORD = 320
+_FEW_DOTS = 8
+_PLAIN_LINK = re.compile(
+    r" ?(?:https?://)?(?:[A-Za-z0-9]+(?:-{1,3}[A-Za-z0-9]+){0,8}\.){1,8}[A-Za-z0-9]+(?:-{1,3}[A-Za-z0-9]+){0,8}"
+    r"(?::[0-9]{1,5})?(?:[/?#][A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]{0,8000})?"
+)
+"""A link of ASCII characters with a plausible host: twitter-text reads these in linear time."""
+
+
+def _long_word_bound(word: str) -> int | None:
+    """An upper bound of a long word's weight (1/scale units), or None when the exact count is cheap.
+
+    Every URL twitter-text finds holds its own ``.``, and counts 23 in place of its
+    characters; every emoji sequence counts 2. So the plain weight, plus 23 per dot and
+    2 per emoji sequence, is never below X's count: a hostile word may be cut more than
+    needed, never posted too long.
+    """
+    if len(word) <= LONG_WORD or "." not in word:
+        return None
+    if (len(word) <= MEDIUM_WORD and word.count(".") <= _FEW_DOTS) or _PLAIN_LINK.fullmatch(word):
+        return None
+    normalized = unicodedata.normalize("NFC", word)
+    emoji = len(emoji_spans(normalized))
+    return _plain_weight(normalized) + normalized.count(".") * URL_WEIGHT * _SCALE + emoji * _HEAVY
 
 
 def _weighted_length(text: str, *, emoji_sequences_weigh_one_char: bool) -> int:
@@ -177,6 +230,8 @@ def _word_weight(word: str, emoji_sequences_weigh_one_char: bool) -> int:
 
     Pure, so a cache cannot go stale.
     """
+    if (bound := _long_word_bound(word)) is not None:
+        return bound
     normalized = unicodedata.normalize("NFC", word)
     # Entities by start index, URLs winning a tie, exactly as parse_tweet walks them.
     entities: dict[int, tuple[int, int]] = {}

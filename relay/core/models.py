@@ -10,6 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+MAX_TITLE_CHARS = 2_000
+"""A title, author or site name longer than this is cut here: a tweet shows at most 280."""
+MAX_NAME_CHARS = 200
+"""Author and site names, categories and image descriptions."""
+MAX_HTML_CHARS = 64 * 1024
+"""Each HTML field (excerpt, summary, content): the summary needs only the first paragraphs."""
+MAX_CATEGORIES = 50
+
 
 @dataclass(frozen=True)
 class Post:
@@ -39,6 +47,24 @@ class Post:
     """The WordPress post ID when known (webhook, or a feed GUID of the form ``?p=ID``)."""
     seo_warnings: tuple[str, ...] = ()
     """What the post's page lacks for a good card on X (no twitter:card, no og:image)."""
+
+    def __post_init__(self) -> None:
+        """Every text field cut to its limit as the post is made, whichever door made it.
+
+        Hostile or broken sources send megabyte titles; everything after this point
+        (cleaning, composing, storing) then works on bounded text.
+        """
+        limits = {"title": MAX_TITLE_CHARS, "author": MAX_NAME_CHARS, "site": MAX_NAME_CHARS,
+                  "excerpt_html": MAX_HTML_CHARS, "summary_html": MAX_HTML_CHARS, "content_html": MAX_HTML_CHARS}
+        for name, limit in limits.items():
+            value = getattr(self, name)
+            if len(value) > limit:
+                object.__setattr__(self, name, value[:limit])
+        if self.image_alt is not None and len(self.image_alt) > MAX_NAME_CHARS:
+            object.__setattr__(self, "image_alt", self.image_alt[:MAX_NAME_CHARS])
+        if len(self.categories) > MAX_CATEGORIES or any(len(c) > MAX_NAME_CHARS for c in self.categories):
+            kept = tuple(c[:MAX_NAME_CHARS] for c in self.categories[:MAX_CATEGORIES])
+            object.__setattr__(self, "categories", kept)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ missing from some fonts; U+00A0 weighs 1).
 
 from __future__ import annotations
 
+import bisect
 import html
 import re
 import unicodedata
@@ -40,15 +41,20 @@ _TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9:-]*(?:\s[^<>]*)?/?>")
 """What still looks like a tag once markup was parsed: the sign of escaped HTML."""
 _MAX_UNESCAPE_ROUNDS = 5
 
-_CONTENT_SHORTCODES = "caption|wp_caption|embed|video|audio|playlist|gallery"
-_SHORTCODE_WITH_CONTENT = re.compile(rf"\[({_CONTENT_SHORTCODES})\b[^\]]*\].*?\[/\1\]", re.IGNORECASE | re.DOTALL)
-_SHORTCODE_SELF_CLOSING = re.compile(rf"\[(?:{_CONTENT_SHORTCODES}|contact-form-7)\b[^\]]*\]", re.IGNORECASE)
-_SHORTCODE_OPENING_CLOSED_LATER = re.compile(
-    r"\[([a-z_][a-z0-9_-]*)(?:\s[^\]]*)?\](?=.*?\[/\1\])", re.IGNORECASE | re.DOTALL
+_CONTENT_SHORTCODES = frozenset({"caption", "wp_caption", "embed", "video", "audio", "playlist", "gallery"})
+"""Shortcodes whose content goes with them: a caption or an embed's address is not prose."""
+_SHORTCODE_SELF_CLOSING = re.compile(
+    r"\[(?:caption|wp_caption|embed|video|audio|playlist|gallery|contact-form-7)\b[^\[\]]*\]", re.IGNORECASE
 )
-_SHORTCODE_CLOSING = re.compile(r"\[/[a-z_][a-z0-9_-]*\]", re.IGNORECASE)
-_SHORTCODE_WITH_ATTRIBUTES = re.compile(r"\[[a-z_][a-z0-9_-]*\s+[^\]]*=[^\]]*\]", re.IGNORECASE)
-"""Only bracketed words shaped like shortcodes go: "[Vidéo]" or "[mise à jour]" is prose."""
+_SHORTCODE_OPENING = re.compile(r"\[([a-z_][a-z0-9_-]*)(?:\s[^\[\]]*)?\]", re.IGNORECASE)
+_SHORTCODE_CLOSING = re.compile(r"\[/([a-z_][a-z0-9_-]*)\]", re.IGNORECASE)
+_SHORTCODE_WITH_ATTRIBUTES = re.compile(r"\[[a-z_][a-z0-9_-]*\s+[^\[\]]*=[^\[\]]*\]", re.IGNORECASE)
+"""Only bracketed words shaped like shortcodes go: "[Vidéo]" or "[mise à jour]" is prose.
+
+Attribute text stops at the next bracket, so each match looks no further than that:
+the shortcode rules stay linear on a description made of thousands of ``[``."""
+MAX_TAIL_ROUNDS = 5
+"""Tails come stacked two or three deep; more rounds only serve a hostile text."""
 
 _MORE_MARKER = re.compile(r"\s*[\[(]\s*(?:…|\.\.\.)\s*[\])]\s*$")
 """WordPress's excerpt "[…]" (SPIP's "(...)") at the end: the link says there is more."""
@@ -57,7 +63,7 @@ _BRACKETED_ELLIPSIS = re.compile(r"\[\s*(?:…|\.\.\.)\s*\]")
 """Inside a sentence, "[…]" marks words left out of a quotation: it stays as a plain "…",
 which says the same without the brackets that read as markup in a tweet."""
 _READ_MORE_TAIL = re.compile(
-    r"[\s\[(«»→›>|-]*(?:\b(?:lire la suite|continuer la lecture|lire l['’]article|continue reading|read more"
+    r"[\s\[(«»→›>|-]{0,12}(?:\b(?:lire la suite|continuer la lecture|lire l['’]article|continue reading|read more"
     r"|read the rest|keep reading)|\(more…\)).{0,200}$",
     re.IGNORECASE | re.DOTALL,
 )
@@ -79,12 +85,27 @@ MAX_SUMMARY_CHARS = 1000
 """A tweet holds at most 280; more text would only slow the composer down."""
 
 
+_UNCLOSED_TAG = re.compile(r"<(?=/?[A-Za-z])(?=[^<>]*+(?:<|$))")
+"""A ``<`` that opens a tag whose ``>`` never comes before the next ``<``."""
+
+
+def without_unclosed_tags(markup: str) -> str:
+    """``markup`` with every ``<`` that opens a tag never closed before the next ``<`` written ``&lt;``.
+
+    Python's html.parser looks for the end of such a tag all the way to the end of the
+    text, once per ``<``: 20 KB of ``<a `` took 4 s, 1 MB hours. Written as ``&lt;``
+    it is text, which is what a browser would show of it too. Call this before every
+    ``BeautifulSoup(..., "html.parser")`` on markup from outside.
+    """
+    return _UNCLOSED_TAG.sub("&lt;", markup)
+
+
 def _strip_markup(markup: str) -> str:
     """The text of ``markup``, without what is never prose, with block ends marked.
 
     One walk over the tree: bs4's ``find_all`` walks it again for every query.
     """
-    soup = BeautifulSoup(markup, "html.parser")
+    soup = BeautifulSoup(without_unclosed_tags(markup), "html.parser")
     unwanted: list[PageElement] = []
     blocks: list[Tag] = []
     for node in soup.descendants:
@@ -157,25 +178,52 @@ def clean_text(html_text: str) -> str:
     standfirst) often ends without a full stop; joined to the next one it would read
     as one garbled sentence, while the composer can end a summary cleanly there.
     """
-    text = _repair_mojibake(_decode(html_text))
-    text = _SHORTCODE_WITH_CONTENT.sub(" ", text)
-    shortcodes = (
-        _SHORTCODE_SELF_CLOSING,
-        _SHORTCODE_OPENING_CLOSED_LATER,
-        _SHORTCODE_CLOSING,
-        _SHORTCODE_WITH_ATTRIBUTES,
-    )
-    for shortcode in shortcodes:
-        text = shortcode.sub(" ", text)
+    text = _without_shortcodes(_repair_mojibake(_decode(html_text)))
     text = _normalize_spaces(text, paragraphs=True)
     previous = None
-    while previous != text:  # tails come stacked: "… […] The post X appeared first on Y."
+    for _ in range(MAX_TAIL_ROUNDS):  # tails come stacked: "… […] The post X appeared first on Y."
+        if previous == text:
+            break
         previous = text
         text = _APPEARED_FIRST_TAIL.sub("", text)
         text = _READ_MORE_TAIL.sub("", text)
         text = _MORE_MARKER.sub("", text).rstrip()
     text = _BRACKETED_ELLIPSIS.sub("…", _BRACKETED_ELLIPSIS_LINE.sub("", text))
     return unicodedata.normalize("NFC", text)
+
+
+def _without_shortcodes(text: str) -> str:
+    """WordPress shortcodes out of ``text``, in one pass per rule (linear, whatever the text).
+
+    First the content shortcodes with what they enclose (``[caption]…[/caption]``, up to
+    the first closing of the same name), then self-closing ones, then openings of any name
+    that are closed later, closings, and bracketed words with attributes.
+    """
+    closings: dict[str, list[int]] = {}
+    for closing in _SHORTCODE_CLOSING.finditer(text):
+        closings.setdefault(closing.group(1).lower(), []).append(closing.start())
+    kept: list[str] = []
+    position = 0
+    for opening in _SHORTCODE_OPENING.finditer(text):
+        name = opening.group(1).lower()
+        if opening.start() < position or name not in _CONTENT_SHORTCODES:
+            continue
+        starts = closings.get(name, [])
+        index = bisect.bisect_left(starts, opening.end())
+        if index == len(starts):
+            continue
+        kept += [text[position : opening.start()], " "]
+        position = starts[index] + len(name) + 3
+    text = "".join([*kept, text[position:]])
+    text = _SHORTCODE_SELF_CLOSING.sub(" ", text)
+    last_closing = {closing.group(1).lower(): closing.start() for closing in _SHORTCODE_CLOSING.finditer(text)}
+
+    def closed_later(opening: re.Match[str]) -> str:
+        return " " if last_closing.get(opening.group(1).lower(), -1) > opening.start() else opening.group()
+
+    text = _SHORTCODE_OPENING.sub(closed_later, text)
+    text = _SHORTCODE_CLOSING.sub(" ", text)
+    return _SHORTCODE_WITH_ATTRIBUTES.sub(" ", text)
 
 
 def _words(text: str) -> list[str]:
