@@ -131,5 +131,5 @@ def test_the_post_lease_must_outlast_a_request_to_x() -> None:
     assert load_settings(environ={"RELAY_X_TIMEOUT_SECONDS": "3", "RELAY_PUBLISHING_LEASE_SECONDS": "18"})
     with pytest.raises(ConfigError, match=r"publishing.lease_seconds \(40\) must be at least 45"):
         load_settings(environ={"RELAY_X_TIMEOUT_SECONDS": "30", "RELAY_PUBLISHING_LEASE_SECONDS": "40"})
-    with pytest.raises(ConfigError, match="x.timeout_seconds"):
+    with pytest.raises(ConfigError, match=r"x\.timeout_seconds"):
         load_settings(environ={"RELAY_X_TIMEOUT_SECONDS": "60"})
