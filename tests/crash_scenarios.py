@@ -38,7 +38,7 @@ from relay.store.store import Store
 from relay.testing.x_emulator import EmulatorServer
 from relay.webhooks.signatures import standard_signature
 from tests.feed_server import FeedServer
-from tests.processes import free_port, relay_env, start_relay, wait_for
+from tests.processes import answers_or_died, free_port, relay_env, start_relay, wait_for
 
 SECRET = "whsec_" + "Y3Jhc2gtdGVzdHMtc2VjcmV0LWtleS0xMjM0NQ=="
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -130,15 +130,6 @@ def _config(tmp_path: Path, scenario: Scenario, feeds: FeedServer, hosts: list[s
         encoding="utf-8",
     )
     return config
-
-
-def _ready(port: int, process: subprocess.Popen[bytes]) -> bool:
-    if process.poll() is not None:
-        return True
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 class _Plugin:
@@ -238,7 +229,7 @@ def run(scenario: Scenario, tmp_path: Path, *, database_url: str | None = None, 
                     processes[slot] = _start(slot, env, port, tmp_path / f"relay-{slot}-{kill}.log", tmp_path)
             serve = processes[0]
             assert serve is not None
-            wait_for(functools.partial(_ready, port, serve), timeout=60, what="relay to answer")
+            wait_for(functools.partial(answers_or_died, port, serve), timeout=60, what="relay to answer")
             if serve.poll() is not None:
                 raise AssertionError("relay stopped at start: " + (tmp_path / f"relay-0-{kill}.log").read_text())
             if kill == 0 and hosts:

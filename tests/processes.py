@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
+
 RELAY = [sys.executable, "-m", "relay"]
 
 
@@ -42,3 +44,13 @@ def wait_for(condition: Callable[[], bool], *, timeout: float = 30.0, what: str 
 
 def run_relay(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*RELAY, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def answers_or_died(port: int, process: subprocess.Popen[bytes]) -> bool:
+    """relay answers /healthz on its port, or has died (which the caller's checks will show): stop waiting."""
+    if process.poll() is not None:
+        return True
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False

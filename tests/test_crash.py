@@ -12,13 +12,11 @@ from __future__ import annotations
 import functools
 import random
 import signal
-import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from relay.store.engine import make_engine
@@ -27,7 +25,7 @@ from relay.store.store import Store
 from relay.testing.x_emulator import EmulatorServer
 from tests.feed_server import FeedServer
 from tests.feeds import rss_feed
-from tests.processes import free_port, relay_env, start_relay, wait_for
+from tests.processes import answers_or_died, free_port, relay_env, start_relay, wait_for
 
 FEEDS = 20
 PER_FEED = 5
@@ -66,16 +64,6 @@ def write_config(tmp_path: Path, feeds: FeedServer) -> Path:
     return config
 
 
-def _ready(port: int, process: subprocess.Popen[bytes]) -> bool:
-    """relay answers on its port (or has died, which the checks at the end will show)."""
-    if process.poll() is not None:
-        return True
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 @pytest.mark.slow
 def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(
     tmp_path: Path, emulator: EmulatorServer, feeds: FeedServer
@@ -96,7 +84,7 @@ def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(
         env["RELAY_SERVER_PORT"] = str(port)
         process = start_relay(["serve"], env, tmp_path / f"serve-{restarts}.log", tmp_path)
         # Kill at a random moment once relay answers: during recovery, polling or posting, not in start-up.
-        wait_for(functools.partial(_ready, port, process), timeout=60, what="relay to answer")
+        wait_for(functools.partial(answers_or_died, port, process), timeout=60, what="relay to answer")
         time.sleep(rng.uniform(0.0, 1.5))
         before = len(emulator.tweets())
         process.send_signal(signal.SIGKILL)
