@@ -16,6 +16,7 @@ from relay import __version__
 from relay.metrics.tracking import Tracking
 from relay.routes import api, dashboard, hooks, redirect, republish, websub
 from relay.routes.docs import install_offline_docs
+from relay.routes.limits import BodyLimitMiddleware
 from relay.routes.problems import install_problem_handlers
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ def create_app(runtime: Runtime, *, run_worker: bool = True) -> FastAPI:
     app.state.runtime = runtime
     app.state.tracking = tracking
     install_problem_handlers(app)
+    app.add_middleware(BodyLimitMiddleware)
     app.include_router(hooks.router)
     app.include_router(republish.router)
     app.include_router(redirect.router)
