@@ -230,8 +230,8 @@ def test_crash_after_x_accepted_is_reconciled_at_start(store: Store, emulator: E
     emulator.seed_tweet(claimed[0].text)
     # Even a sole worker restarting leaves them while the lease runs: the dead process's
     # request may still be in flight, and X lists a post only once it answered.
-    assert service.outbox.recover(now(), all_sending=True) == []
-    assert sorted(service.outbox.recover(now() + timedelta(seconds=91), all_sending=True)) == [posted, lost]
+    assert service.outbox.recover(now()) == []
+    assert sorted(service.outbox.recover(now() + timedelta(seconds=91))) == [posted, lost]
     assert state(store, posted) == (SENT, ["reconciled"])
     assert state(store, lost) == (QUEUED, ["interrupted"])
     assert service.publish_due(now()).sent == [lost]
@@ -379,8 +379,7 @@ def test_the_lease_covers_each_request_from_when_it_starts(store: Store, emulato
 def test_a_worker_whose_delivery_was_taken_over_does_not_post_it(store: Store) -> None:
     delivery_id = queue(store, 1, now())
     [claimed] = store.claim_due(now(), 1)
-    assert store.take_over(delivery_id, now() + timedelta(minutes=3), lease=timedelta(seconds=90),
-                           abandoned_only=True)
+    assert store.take_over(delivery_id, now() + timedelta(minutes=3), lease=timedelta(seconds=90))
     assert not store.extend_lease(delivery_id, held_until=claimed.lease_until, until=now() + timedelta(minutes=9))
 
 

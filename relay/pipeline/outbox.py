@@ -107,19 +107,17 @@ class Outbox:
 
     # -- recovery ------------------------------------------------------------------------
 
-    def recover(self, now: datetime, *, all_sending: bool = False) -> list[int]:
+    def recover(self, now: datetime) -> list[int]:
         """Settle deliveries a dead worker left in ``sending``: found on X -> sent, else queued again.
 
         Only once their lease has run out, even for a sole worker restarting: the dead worker's
         request may still be in flight, and X lists a post only after it answered. Each is taken
         over atomically first, so two instances never settle the same one, and X is searched back
-        to the moment it was claimed (however many tweets came since). ``all_sending`` is kept for
-        callers' compatibility and no longer overrides a live lease.
+        to the moment it was claimed (however many tweets came since).
         """
-        del all_sending
         taken = [
             delivery for delivery in self.store.abandoned(now, account=self.account)
-            if self.store.take_over(delivery.id, now, lease=self.lease, abandoned_only=True)
+            if self.store.take_over(delivery.id, now, lease=self.lease)
         ]
         if not taken:
             return []

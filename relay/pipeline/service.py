@@ -17,6 +17,7 @@ from relay.core.identity import dedup_key, normalise_url
 from relay.core.models import FeedDocument, Post, Tweet
 from relay.core.policy import Caps
 from relay.core.ports import ImageSource, Publisher
+from relay.core.protected import is_protected
 from relay.errors import RelayError
 from relay.pipeline.outbox import LEASE, Outbox, PublishReport
 from relay.store.outbox import DEFAULT_ACCOUNT
@@ -48,7 +49,8 @@ class RepublishResult:
 
 @dataclass(frozen=True)
 class PostDecision:
-    """What a pushed post led to: ``queued``, ``already_known``, ``duplicate``, ``withdrawn``, ``unknown``."""
+    """What a pushed post led to: ``queued``, ``already_known``, ``duplicate``, ``withdrawn``, ``unknown``,
+    ``protected`` (a password-protected post, never posted)."""
 
     outcome: str
     post_id: int | None = None
@@ -89,7 +91,8 @@ class RelayService:
     def triage_feed(self, feed: FeedRow, document: FeedDocument, *, backfill: int, rules: FloodRules,
                     now: datetime) -> Triage:
         """Which of the feed's entries are new, and which of those to post, when (see core.flood)."""
-        fresh = self._unseen([p for p in document.posts if p.url])
+        # A password-protected post is not even remembered: once its password is lifted, it is new.
+        fresh = self._unseen([p for p in document.posts if p.url and not is_protected(p)])
         return triage(fresh, first_sight=feed.baseline_at is None, backfill=backfill, now=now, rules=rules)
 
     def record_feed_entries(
@@ -212,6 +215,9 @@ class RelayService:
         Editing a post that relay already knows posts nothing again, unless
         ``on_update="repost_if_title_changed"`` and the title really changed.
         """
+        if is_protected(post):
+            log.info("password-protected post not posted", extra={"url": post.url})
+            return PostDecision("protected")
         key, url = dedup_key(post), normalise_url(post.url)
         existing = self.store.find_post(key, url)
         if existing is None:
@@ -323,9 +329,9 @@ class RelayService:
             total.held_reason = total.held_reason or report.held_reason
         return total
 
-    def recover(self, now: datetime, *, all_sending: bool = False) -> list[int]:
+    def recover(self, now: datetime) -> list[int]:
         """Settle what crashed workers left in ``sending``, account by account."""
-        return [i for outbox in self.outboxes.values() for i in outbox.recover(now, all_sending=all_sending)]
+        return [i for outbox in self.outboxes.values() for i in outbox.recover(now)]
 
     def recompose(self, delivery: DeliveryRow, post: Post, why: str) -> Tweet | None:
         """A second text for a delivery X refused: shorter (too long) or varied (duplicate)."""

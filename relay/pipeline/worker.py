@@ -40,7 +40,8 @@ class Worker:
         self.now = now
         self.tick_seconds = tick_seconds
         self.sole_worker = sole_worker
-        """On SQLite relay is one process: at start, every ``sending`` row is a crash's leftover."""
+        """On SQLite relay is one process: at start, every feed lease is a crash's leftover (post leases are
+        not: the dead process's request to X may still land, so they run out as on PostgreSQL)."""
         self._recovered = False
         self.evergreen = evergreen
         self.engagement = engagement
@@ -91,12 +92,11 @@ class Worker:
 
     async def recover(self) -> None:
         """Settle deliveries a crashed worker left half-done, before posting anything new."""
-        all_sending = self.sole_worker and not self._recovered
-        if all_sending:  # a sole process starting: every lease left is a dead predecessor's
+        if self.sole_worker and not self._recovered:  # a sole process starting: feed leases are a dead one's
             freed = await asyncio.to_thread(self.service.store.release_feed_leases)
             if freed:
                 log.warning("freed feeds a stopped worker was checking", extra={"feeds": freed})
-        settled = await asyncio.to_thread(self.service.recover, self.now(), all_sending=all_sending)
+        settled = await asyncio.to_thread(self.service.recover, self.now())
         self._recovered = True
         if settled:
             log.warning("settled deliveries left by a stopped worker", extra={"deliveries": settled})

@@ -87,21 +87,19 @@ class OutboxQueries:
             ).first()
         return None if row is None else row_to(DeliveryRow, row._mapping)
 
-    def abandoned(self, now: datetime, *, all_sending: bool = False, account: str | None = None) -> list[DeliveryRow]:
-        """Deliveries left in ``sending`` by a worker that died (lease run out), or all of them."""
-        condition = deliveries.c.status == SENDING
+    def abandoned(self, now: datetime, *, account: str | None = None) -> list[DeliveryRow]:
+        """Deliveries left in ``sending`` by a worker that died (its lease has run out)."""
+        condition = and_(deliveries.c.status == SENDING,
+                         or_(deliveries.c.lease_until.is_(None), deliveries.c.lease_until < now))
         if account is not None:
             condition = and_(condition, deliveries.c.account == account)
-        if not all_sending:
-            condition = and_(condition, or_(deliveries.c.lease_until.is_(None), deliveries.c.lease_until < now))
         with self.engine.connect() as conn:
             return [row_to(DeliveryRow, r._mapping) for r in conn.execute(select(deliveries).where(condition))]
 
-    def take_over(self, delivery_id: int, now: datetime, *, lease: timedelta, abandoned_only: bool) -> bool:
+    def take_over(self, delivery_id: int, now: datetime, *, lease: timedelta) -> bool:
         """Atomically take a ``sending`` delivery whose worker died; False when another instance was faster."""
-        condition = and_(deliveries.c.id == delivery_id, deliveries.c.status == SENDING)
-        if abandoned_only:
-            condition = and_(condition, or_(deliveries.c.lease_until.is_(None), deliveries.c.lease_until < now))
+        condition = and_(deliveries.c.id == delivery_id, deliveries.c.status == SENDING,
+                         or_(deliveries.c.lease_until.is_(None), deliveries.c.lease_until < now))
         with self.engine.begin() as conn:
             return bool(conn.execute(update(deliveries).where(condition).values(lease_until=now + lease)).rowcount)
 
