@@ -23,6 +23,7 @@ from relay.config.settings import Settings
 from relay.core.compose import ComposeOptions, compose_tweet
 from relay.core.identity import dedup_key, normalise_url
 from relay.core.models import FeedDocument
+from relay.core.protected import is_protected
 from relay.errors import FeedError
 
 
@@ -74,6 +75,9 @@ def preview_tweets(
             same = "GUID" if key in first_by_key else "link"
             yield {**item, "post": False,
                    "why": f"same {same} as the entry {earlier} above: relay posts it once"}
+            continue
+        if is_protected(post):
+            yield {**item, "post": False, "why": "a password-protected post: relay never posts it"}
             continue
         first_by_key[key] = first_by_url[url] = post.url
         tweet = compose_tweet(post, options, today=today)

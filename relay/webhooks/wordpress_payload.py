@@ -39,6 +39,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from relay.core.models import Post
+from relay.core.protected import says_protected
 from relay.core.summary import clean_title
 
 Event = Literal["publish", "update", "trash", "unpublish"]
@@ -128,8 +129,12 @@ def _parse_relay_connector(data: Mapping[str, Any]) -> WordPressEvent:
     status = _text(post.get("status"), "post.status", required=True)
     excerpt = _rendered(post.get("excerpt"), "post.excerpt")
     content = _rendered(post.get("content"), "post.content")
-    protected = bool(post.get("password_protected")) or _protected(post.get("excerpt")) or _protected(
-        post.get("content")
+    protected = (
+        bool(post.get("password_protected"))
+        or _protected(post.get("excerpt"))
+        or _protected(post.get("content"))
+        or says_protected(excerpt)
+        or says_protected(content)
     )
     image_url, image_alt = _featured_image(post.get("featured_image"))
     categories = _names(post.get("category_names"), "post.category_names") + _names(
@@ -191,7 +196,9 @@ def _parse_wp_webhooks(data: Mapping[str, Any]) -> WordPressEvent:
     if status == "trash":
         event = "trash"
     link = data.get("post_permalink") or post.get("guid")
-    protected = bool(_text(post.get("post_password"), "post.post_password"))
+    protected = bool(_text(post.get("post_password"), "post.post_password")) or any(
+        says_protected(_text(post.get(name), f"post.{name}")) for name in ("post_excerpt", "post_content")
+    )
     thumbnail = data.get("post_thumbnail")
     taxonomies = data.get("taxonomies") if isinstance(data.get("taxonomies"), dict) else {}
     assert isinstance(taxonomies, dict)
