@@ -112,6 +112,7 @@ def compose_options(feed: FeedSettings | WordPressSettings) -> ComposeOptions:
         max_hashtags=feed.max_hashtags,
         hashtag_deny=frozenset(feed.hashtag_deny),
         utm_campaign=feed.utm_campaign,
+        keep_feed_utm=feed.keep_feed_utm,
     )
 
 

@@ -31,20 +31,50 @@ def test_fragment_stays_last() -> None:
     )
 
 
-def test_a_link_already_tagged_is_not_tagged_twice() -> None:
-    # pcinpact's feed links carry their own UTM parameters
+def test_the_feeds_own_utm_tags_are_replaced_by_relays() -> None:
+    # pcinpact's feed links carry their own UTM parameters: left in, X's visits count as feed visits
     url = (
         "http://www.pcinpact.com/breve/78872-la-dcri-purge-wikipedia.htm"
         "?utm_source=PCi_RSS_Feed&utm_medium=news&utm_campaign=pcinpact"
     )
-    assert add_utm(url, campaign="c") == url
-    assert add_utm(add_utm("https://ex.fr/p", campaign="c"), campaign="d") == add_utm("https://ex.fr/p", campaign="c")
+    assert add_utm(url, campaign="c") == (
+        "http://www.pcinpact.com/breve/78872-la-dcri-purge-wikipedia.htm"
+        "?utm_source=twitter&utm_medium=social&utm_campaign=c"
+    )
+    assert add_utm("https://ex.fr/p?id=7&UTM_Source=rss&utm_term=x&b=%C3%A9#top", campaign="c") == (
+        "https://ex.fr/p?id=7&b=%C3%A9&utm_source=twitter&utm_medium=social&utm_campaign=c#top"
+    ), "other parameters stay as written, in order; every utm_* of the feed goes, whatever its case"
+    assert add_utm("https://ex.fr/p?utm_source=rss", campaign="c") == (
+        "https://ex.fr/p?utm_source=twitter&utm_medium=social&utm_campaign=c"
+    )
+    assert add_utm(add_utm("https://ex.fr/p", campaign="c"), campaign="c") == add_utm("https://ex.fr/p", campaign="c")
 
 
-def test_only_missing_tags_are_added_and_ours_are_encoded() -> None:
-    assert add_utm("https://ex.fr/p?utm_campaign=ete", campaign="c") == (
+def test_keep_existing_leaves_a_tagged_link_as_the_feed_wrote_it() -> None:
+    url = "https://ex.fr/p?utm_source=rss&utm_medium=feed"
+    assert add_utm(url, campaign="c", keep_existing=True) == url
+    assert add_utm("https://ex.fr/p?utm_campaign=ete", campaign="c", keep_existing=True) == (
         "https://ex.fr/p?utm_campaign=ete&utm_source=twitter&utm_medium=social"
     )
+
+
+def test_keep_feed_utm_setting_reaches_the_tweet() -> None:
+    from datetime import UTC, datetime
+
+    from relay.config.sections import FeedSettings
+    from relay.core.compose import compose_tweet
+    from relay.core.models import Post
+    from relay.wiring import compose_options
+
+    post = Post(url="https://blog.example/le-pain/?utm_source=rss&utm_medium=rss", title="Le pain")
+    today = datetime.now(UTC).date()
+    replaced = compose_tweet(post, compose_options(FeedSettings(url="https://blog.example/feed/")), today=today)
+    assert replaced.link == "https://blog.example/le-pain/?utm_source=twitter&utm_medium=social&utm_campaign=le-pain"
+    kept_options = compose_options(FeedSettings(url="https://blog.example/feed/", keep_feed_utm=True))
+    assert compose_tweet(post, kept_options, today=today).link == post.url
+
+
+def test_ours_are_encoded() -> None:
     assert add_utm("https://ex.fr/p?", campaign="salle de bain & cuisine") == (
         "https://ex.fr/p?utm_source=twitter&utm_medium=social&utm_campaign=salle%20de%20bain%20%26%20cuisine"
     )

@@ -258,6 +258,8 @@ class WordPressSettings(_Section):
     max_hashtags: int = Field(default=3, ge=0, le=10)
     hashtag_deny: tuple[str, ...] = ()
     utm_campaign: str = "{slug}"
+    keep_feed_utm: bool = False
+    """Keep the utm_* parameters the blog put in its own links (default: relay's replace them)."""
     republish_templates: tuple[str, ...] = REPUBLISH_TEMPLATES
 
     @field_validator("secret", "previous_secret")
@@ -295,6 +297,8 @@ class FeedSettings(_Section):
     max_hashtags: int = Field(default=3, ge=0, le=10)
     hashtag_deny: tuple[str, ...] = ()
     utm_campaign: str = "{slug}"
+    keep_feed_utm: bool = False
+    """Keep the utm_* parameters the blog put in its own links (default: relay's replace them)."""
     republish_templates: tuple[str, ...] = REPUBLISH_TEMPLATES
 
     @field_validator("republish_templates")

@@ -50,6 +50,12 @@ def _parameter_names(query: str) -> set[str]:
     return {unquote(pair.split("=", 1)[0]).lower() for pair in query.split("&") if pair}
 
 
+def _without_utm(query: str) -> str:
+    """``query`` without its ``utm_*`` pairs; every other pair kept as written, in order."""
+    kept = [pair for pair in query.split("&") if pair and not unquote(pair.split("=", 1)[0]).lower().startswith("utm_")]
+    return "&".join(kept)
+
+
 def add_utm(
     url: str,
     *,
@@ -57,24 +63,38 @@ def add_utm(
     medium: str = "social",
     campaign: str,
     content: str | None = None,
+    keep_existing: bool = False,
 ) -> str:
-    """``url`` with ``utm_*`` parameters appended; the rest of the URL left byte for byte.
+    """``url`` tagged with relay's ``utm_*`` parameters; the rest of the URL left byte for byte.
 
-    A URL that already carries ``utm_source`` was tagged by someone on purpose (or by
-    us, for a republished post) and is returned unchanged. Parameters with an empty
-    value are left out rather than sent empty. Only our own values are percent-encoded.
+    Feeds often tag their own links (``utm_source=rss``, ``utm_source=PCi_RSS_Feed&
+    utm_medium=news``): left in a tweet, they count the visits X brings as feed visits in
+    the owner's analytics. So every ``utm_*`` parameter the URL carries is replaced by
+    relay's, unless ``keep_existing`` (the ``keep_feed_utm`` setting): then a URL that
+    already has ``utm_source`` is returned unchanged and only missing tags are added.
+    Parameters with an empty value are left out rather than sent empty. Only our own
+    values are percent-encoded.
     """
     without_fragment, hash_mark, fragment = url.partition("#")
     address, _, query = without_fragment.partition("?")
     present = _parameter_names(query)
-    if "utm_source" in present:
-        return url
+    written = query
+    if keep_existing:
+        if "utm_source" in present:
+            return url
+    elif any(name.startswith("utm_") for name in present):
+        trailing = "&" if query.endswith("&") else ""
+        query = _without_utm(query)
+        query = query + trailing if query else ""
+        present = _parameter_names(query)
     wanted = [("utm_source", source), ("utm_medium", medium), ("utm_campaign", campaign)]
     if content:
         wanted.append(("utm_content", content))
     added = "&".join(f"{name}={quote(value, safe='')}" for name, value in wanted if value and name not in present)
     if not added:
-        return url
+        if query == written:
+            return url
+        return f"{address}?{query}{hash_mark}{fragment}" if query else f"{address}{hash_mark}{fragment}"
     if not query:
         new_query = added
     elif query.endswith("&"):
