@@ -15,6 +15,8 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
+from relay.core.mojibake import repair_mojibake
+
 HASHTAG_JOINERS = frozenset(
     "_\u200c\u200d\ua67e\u05be\u05f3\u05f4\uff5e\u301c\u309b\u309c\u30a0\u30fb\u3003\u0f0b\u0f0c\u00b7"
 )
@@ -62,7 +64,7 @@ def hashtag_body(term: str) -> str:
     Words of a multi-word term are joined in CamelCase; a single word keeps the case
     its author gave it (``iPhone``, ``WordPress``, ``économie``).
     """
-    text = unicodedata.normalize("NFC", html.unescape(term)).strip().lstrip("#＃")
+    text = unicodedata.normalize("NFC", repair_mojibake(html.unescape(term))).strip().lstrip("#＃")
     words = [word for word in _WORD_SEPARATOR.split(text) if word]
     if len(words) > 1:
         words = [word[:1].upper() + word[1:] for word in words]

@@ -23,6 +23,7 @@ from bs4 import BeautifulSoup, Comment, Tag
 from bs4.element import PageElement
 
 from relay.core.models import Post
+from relay.core.mojibake import repair_mojibake
 
 _DROPPED_ELEMENTS = frozenset(
     ["script", "style", "iframe", "noscript", "figcaption", "template", "svg", "object", "pre"]
@@ -79,7 +80,6 @@ byte-order marks, non-characters X refuses, lone surrogates."""
 _PARAGRAPH_BREAK = "\u2029"
 _COLLAPSIBLE_SPACE = re.compile(r"[^\S\u00a0\u2007]+")
 _SPACE_AROUND_NBSP = re.compile(r" ?\u00a0[ \u00a0]*")
-_MOJIBAKE_HINT = re.compile("[ÃÂâ][\u0080-\u00bf€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ]")
 
 MAX_SUMMARY_CHARS = 1000
 """A tweet holds at most 280; more text would only slow the composer down."""
@@ -137,17 +137,6 @@ def _decode(markup: str) -> str:
     return html.unescape(_TAG.sub(" ", text))
 
 
-def _repair_mojibake(text: str) -> str:
-    """UTF-8 read as Windows-1252 ("Ã©" for "é", "â€™" for "’") put back, when that is
-    what happened: legitimate text does not survive the round trip, so it is left alone."""
-    if not _MOJIBAKE_HINT.search(text):
-        return text
-    try:
-        return text.encode("cp1252").decode("utf-8")
-    except UnicodeError:
-        return text
-
-
 def _normalize_spaces(text: str, *, paragraphs: bool) -> str:
     """Runs of spaces made one space; with ``paragraphs``, a run that ended a block
     element or held a blank line becomes one line break instead."""
@@ -168,7 +157,7 @@ def clean_title(title: str) -> str:
     """
     if "<" in title or "&" in title:
         title = _decode(title)
-    return unicodedata.normalize("NFC", _normalize_spaces(_repair_mojibake(title), paragraphs=False))
+    return unicodedata.normalize("NFC", _normalize_spaces(repair_mojibake(title), paragraphs=False))
 
 
 def clean_text(html_text: str) -> str:
@@ -178,7 +167,7 @@ def clean_text(html_text: str) -> str:
     standfirst) often ends without a full stop; joined to the next one it would read
     as one garbled sentence, while the composer can end a summary cleanly there.
     """
-    text = _without_shortcodes(_repair_mojibake(_decode(html_text)))
+    text = _without_shortcodes(repair_mojibake(_decode(html_text)))
     text = _normalize_spaces(text, paragraphs=True)
     previous = None
     for _ in range(MAX_TAIL_ROUNDS):  # tails come stacked: "… […] The post X appeared first on Y."
