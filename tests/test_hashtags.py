@@ -69,3 +69,26 @@ def test_deny_list_is_case_insensitive_with_or_without_hash(denied: str) -> None
 
 def test_a_denied_tag_does_not_use_up_the_count() -> None:
     assert hashtags_for(["Promo", "A", "B", "C"], max_count=2, deny={"promo"}) == ["#A", "#B"]
+
+
+@pytest.mark.parametrize(
+    ("category", "expected"),
+    [
+        ("Économies d’énergie", "ÉconomiesÉnergie"),
+        ("Adoucisseur d'eau", "AdoucisseurEau"),
+        ("L’été indien", "ÉtéIndien"),
+        ("Qu’est-ce que le levain", "EstCeQueLeLevain"),
+        ("Voyage jusqu’à Lyon", "VoyageÀLyon"),
+        ("Women's suffrage", "WomensSuffrage"),
+        ("Don’t panic", "DontPanic"),
+        ("n’importe quoi", "NimporteQuoi"),
+        ("aujourd’hui", "aujourdhui"),
+        ("Salle de bain", "SalleDeBain"),
+    ],
+)
+def test_elided_articles_are_dropped_and_english_endings_kept(category: str, expected: str) -> None:
+    assert hashtag_body(category) == expected
+
+
+def test_a_denied_category_with_an_elision_is_still_denied() -> None:
+    assert hashtags_for(["Économies d’énergie", "Pain"], max_count=3, deny=["économies d'énergie"]) == ["#Pain"]

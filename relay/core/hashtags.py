@@ -46,7 +46,25 @@ MAX_HASHTAG_LENGTH = 30
 hashtag nobody searches for; they are dropped, not cut, since a cut tag means
 something else."""
 
-_WORD_SEPARATOR = re.compile(r"[\s\-‐‑‒–—/&+,.:;'’`´\"«»()\[\]{}!?|\\]+")
+_WORD_SEPARATOR = re.compile(r"[\s\-‐‑‒–—/&+,.:;\"«»()\[\]{}!?|\\]+")
+_APOSTROPHE = re.compile("['’`´ʼ]")
+
+ELIDED_WORDS = frozenset(
+    [
+        *("l", "d", "qu", "jusqu", "lorsqu", "puisqu", "quoiqu"),  # French
+        *("dell", "all", "nell", "dall", "sull", "un", "po"),  # Italian
+    ]
+)
+"""Articles, prepositions and pronouns written with an apostrophe before the next word
+("l’", "d’", "qu’"): in a hashtag they read as a stray capital (#ÉconomiesDÉnergie), so
+they go (#ÉconomiesÉnergie)."""
+ENDINGS = frozenset(["s", "t", "re", "ve", "ll", "d", "m", "hui"])
+"""English endings after an apostrophe (possessive 's, n't, 're...), and French
+"aujourd’hui": kept in the word, without the apostrophe and in lower case
+(#WomensSuffrage, not #WomenSSuffrage)."""
+GLUED_PRONOUNS = frozenset(["c", "j", "m", "n", "s", "t"])
+"""French pronouns and "ne" elided before a verb ("c’est", "n’importe"): they carry meaning,
+so they stay, joined to the verb as one word (#Cest, #NimporteQuoi)."""
 
 
 def _is_hashtag_char(char: str) -> bool:
@@ -65,10 +83,27 @@ def hashtag_body(term: str) -> str:
     its author gave it (``iPhone``, ``WordPress``, ``économie``).
     """
     text = unicodedata.normalize("NFC", repair_mojibake(html.unescape(term))).strip().lstrip("#＃")
-    words = [word for word in _WORD_SEPARATOR.split(text) if word]
+    words = [word for chunk in _WORD_SEPARATOR.split(text) if chunk for word in _without_elisions(chunk) if word]
     if len(words) > 1:
         words = [word[:1].upper() + word[1:] for word in words]
     return "".join(char for char in "".join(words) if _is_hashtag_char(char))
+
+
+def _without_elisions(chunk: str) -> list[str]:
+    """The words of ``chunk`` split at its apostrophes, elided articles dropped, endings kept.
+
+    "d’énergie" gives ["énergie"], "Women's" ["Womens"], "O’Brien" ["O", "Brien"].
+    """
+    parts = _APOSTROPHE.split(chunk)
+    words: list[str] = []
+    for index, part in enumerate(parts):
+        if index + 1 < len(parts) and part.casefold() in ELIDED_WORDS and parts[index + 1][:1].isalpha():
+            continue
+        if index and words and (part.casefold() in ENDINGS or parts[index - 1].casefold() in GLUED_PRONOUNS):
+            words[-1] += part.lower()
+            continue
+        words.append(part)
+    return words
 
 
 def _deny_key(term: str) -> str:
