@@ -303,7 +303,9 @@ def _settle(emulator: EmulatorServer, plugin: _Plugin | None, port: int, url: st
                 plugin.send_pending(f"http://127.0.0.1:{port}")
                 return False
             return len(store.list_deliveries([SENT])) >= scenario.posts
-        wait_for(settled, timeout=240, what=f"all {scenario.posts} deliveries sent")
+        # X answers one post at a time: a slow X needs time for what is still queued.
+        budget = 240 + scenario.posts * (scenario.x_delay + 0.2) * 1.5
+        wait_for(settled, timeout=budget, what=f"all {scenario.posts} deliveries sent")
         time.sleep(max(0.5, scenario.timeline_delay))
     finally:
         store.engine.dispose()
