@@ -27,6 +27,7 @@ from datetime import date
 from functools import lru_cache
 
 from relay.core.hashtags import PLACEHOLDER_CATEGORIES, hashtags_for
+from relay.core.language import function_words, guess_language, normalise_word
 from relay.core.length import MAX_WEIGHTED_LENGTH, emoji_spans, is_valid_tweet, uncuttable_spans, weighted_length
 from relay.core.links import add_utm, post_slug, slugify
 from relay.core.models import Post, Tweet
@@ -304,23 +305,57 @@ def _whole_sentences(text: str, end: int) -> str:
     return kept
 
 
-def _cut_at_word(text: str, end: int) -> str:
+MAX_FUNCTION_WORDS_DROPPED = 4
+""""de la", "and the", "in all of the": a few at most; a run longer than this is not prose."""
+
+
+def _without_trailing_function_words(kept: str, words: frozenset[str]) -> str:
+    """``kept`` without the articles, prepositions and conjunctions it ends on ("…, les" goes)."""
+    for _ in range(MAX_FUNCTION_WORDS_DROPPED):
+        split = max(kept.rfind(" "), kept.rfind("\n"))
+        if split <= 0 or normalise_word(kept[split + 1 :]) not in words:
+            break
+        kept = _tidy(kept[:split].rstrip())
+    return kept
+
+
+def _source_cut_tidied(summary: str, words: frozenset[str]) -> str:
+    """A summary the feed itself cut ("se nourrit de la farine et de […]", the marker gone
+    in cleaning) ends on a content word too, and says it was cut."""
+    body = summary.rstrip(".…").rstrip() if summary.endswith(("…", "...")) else summary
+    kept = _without_trailing_function_words(body, words)
+    return summary if kept == body or not kept else kept + "…"
+
+
+def _cut_at_word(text: str, end: int, words: frozenset[str] = frozenset()) -> str:
     kept = _tidy(text[:end])
-    return kept if text[end : end + 1] == "\n" and kept == text[:end].rstrip() else _marked(kept)
+    if text[end : end + 1] == "\n" and kept == text[:end].rstrip():
+        return kept
+    return _marked(_without_trailing_function_words(kept, words))
 
 
-def shorten(text: str, fits: Callable[[str], bool], *, min_weight: int = 0, hard_cut: bool = False) -> str:
+def shorten(
+    text: str,
+    fits: Callable[[str], bool],
+    *,
+    min_weight: int = 0,
+    hard_cut: bool = False,
+    language: str | None = None,
+) -> str:
     """The longest tidy cut of ``text`` that ``fits``; empty when none keeps ``min_weight``.
 
     Cuts are at spaces and line breaks (never at the no-break spaces of French
     typography). A cut after a whole sentence or paragraph is taken when it keeps at
     least :data:`SENTENCE_SHARE` of what the best word cut keeps. ``hard_cut`` allows
-    cutting inside a single over-long word, between whole characters.
+    cutting inside a single over-long word, between whole characters. A word cut never
+    ends on an article, preposition, conjunction or determiner of ``language``
+    (guessed from ``text`` when not given).
     """
     if fits(text):
         return text
+    words = function_words(guess_language(text) if language is None else language)
     breaks = [match.start() for match in re.finditer("[ \n]", text)]
-    best = _longest(breaks, lambda end: _cut_at_word(text, end), fits)
+    best = _longest(breaks, lambda end: _cut_at_word(text, end, words), fits)
     sentence_ends = [match.end() for match in _SENTENCE_OR_PARAGRAPH_END.finditer(text)]
     sentences = _longest(sentence_ends, lambda end: _whole_sentences(text, end), fits)
     if sentences and weighted_length(sentences) >= SENTENCE_SHARE * weighted_length(best):
@@ -350,7 +385,7 @@ class _Draft:
         }
 
 
-def _fit(layout: _Layout, draft: _Draft) -> _Draft:
+def _fit(layout: _Layout, draft: _Draft, language: str = "") -> _Draft:
     """``draft`` with parts shrunk or dropped, in the module's order, until it fits."""
 
     def fits(candidate: _Draft) -> bool:
@@ -359,7 +394,8 @@ def _fit(layout: _Layout, draft: _Draft) -> _Draft:
     if fits(draft):
         return draft
     if draft.summary:
-        shorter = shorten(draft.summary, lambda text: fits(replace(draft, summary=text)), min_weight=MIN_SUMMARY_WEIGHT)
+        shorter = shorten(draft.summary, lambda text: fits(replace(draft, summary=text)), min_weight=MIN_SUMMARY_WEIGHT,
+                          language=language)
         draft = replace(draft, summary=shorter)
         if shorter:
             return draft
@@ -371,7 +407,7 @@ def _fit(layout: _Layout, draft: _Draft) -> _Draft:
         draft = replace(draft, author="")
     if fits(draft):
         return draft
-    title = shorten(draft.title, lambda text: fits(replace(draft, title=text)), hard_cut=True)
+    title = shorten(draft.title, lambda text: fits(replace(draft, title=text)), hard_cut=True, language=language)
     return replace(draft, title=title)
 
 
@@ -393,7 +429,9 @@ def compose_tweet(post: Post, options: ComposeOptions = DEFAULT_OPTIONS, *, toda
         site=clean_title(post.site) if "site" in layout.fields else "",
         link=tagged_link(post, options, today=today),
     )
-    text = _render(layout, _fit(layout, draft).values())
+    language = guess_language(f"{title}\n{summary}")
+    draft = replace(draft, summary=_source_cut_tidied(draft.summary, function_words(language)))
+    text = _render(layout, _fit(layout, draft, language).values())
     if not is_valid_tweet(text):
         raise ValueError(f"No valid tweet can carry the link {draft.link!r}: X refuses it even alone")
     return Tweet(text=text, link=draft.link, weighted_length=weighted_length(text))
