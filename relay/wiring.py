@@ -184,7 +184,8 @@ def account_lookup(settings: Settings, store: Store) -> Callable[[int | None], s
 def build_runtime(settings: Settings, *, publisher: Publisher | None = None) -> Runtime:
     store = Store(make_engine(settings.database.url))
     publisher = publisher or build_publisher(settings, on_billed=cost_recorder(settings, store, "default"))
-    images = SafeFetcher(allow_hosts=settings.fetch.allow_hosts) if settings.fetch.images else None
+    guarded = SafeFetcher(allow_hosts=settings.fetch.allow_hosts)
+    images = guarded if settings.fetch.images else None
     accounts = {a.name: (build_publisher(settings, a, on_billed=cost_recorder(settings, store, a.name)),
                          caps_from(settings, a)) for a in settings.accounts}
     service = RelayService(store, publisher, caps=caps_from(settings), images=images,
@@ -197,7 +198,7 @@ def build_runtime(settings: Settings, *, publisher: Publisher | None = None) -> 
     poller = FeedPoller(
         service, feed_plans(settings), client=http, limits=limits,
         concurrency=settings.polling.concurrency, jitter=settings.polling.jitter,
-        enricher=PageEnricher(http) if settings.polling.fetch_pages else None,
+        enricher=PageEnricher(guarded.fetch_page_async) if settings.polling.fetch_pages else None,
         instance=f"{socket.gethostname()}:{os.getpid()}",
         lease=timedelta(seconds=settings.polling.lease_seconds),
     )

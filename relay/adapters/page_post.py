@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from relay.adapters.page_meta import parse_page_meta
-from relay.adapters.safe_fetch import SafeFetcher
+from relay.adapters.safe_fetch import Fetched, SafeFetcher
 from relay.core.identity import site_host
 from relay.core.models import Post
 from relay.errors import FetchError
@@ -11,7 +11,11 @@ from relay.errors import FetchError
 
 def post_from_page(url: str, fetcher: SafeFetcher) -> Post:
     """Fetch ``url`` (address checks, size cap, redirects checked) and read its og:/twitter: tags."""
-    page = fetcher.fetch_page(url)
+    return post_from_fetched(url, fetcher.fetch_page(url))
+
+
+def post_from_fetched(url: str, page: Fetched) -> Post:
+    """The post a fetched page describes (blocking: parsing a page takes a few milliseconds)."""
     if "html" not in page.content_type:
         raise FetchError(f"{url} is {page.content_type or 'of unknown type'}, not a web page")
     meta = parse_page_meta(page.body, url=page.url)

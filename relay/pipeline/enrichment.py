@@ -3,26 +3,25 @@
 Feeds never carry the featured image, and their links may be tracking redirects. The
 page's ``og:image`` is what the author chose for sharing, and its ``rel=canonical`` is
 the address worth tagging. Only posts about to be tweeted are read, once each, with the
-same limits as feeds; a page that cannot be read leaves the post as the feed gave it.
+guarded fetcher (the address comes from the feed: it may point at relay's own network);
+a page that cannot be read leaves the post as the feed gave it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from urllib.parse import urlsplit
 
-import httpx
-
-from relay.adapters.http_fetch import PAGE_ACCEPT, FetchLimits, fetch
 from relay.adapters.page_meta import PageMeta, parse_page_meta
+from relay.adapters.safe_fetch import Fetched
 from relay.core.identity import site_host
 from relay.core.models import Post
 from relay.errors import FeedError
 
 log = logging.getLogger("relay.enrich")
-PAGE_LIMITS = FetchLimits(connect_timeout=5, read_timeout=10, total_timeout=20, max_bytes=2 * 1024 * 1024)
 
 
 def apply_page_meta(post: Post, meta: PageMeta) -> Post:
@@ -45,9 +44,10 @@ def apply_page_meta(post: Post, meta: PageMeta) -> Post:
 
 
 class PageEnricher:
-    def __init__(self, client: httpx.AsyncClient, *, limits: FetchLimits = PAGE_LIMITS, concurrency: int = 4) -> None:
-        self.client = client
-        self.limits = limits
+    """Reads post pages with ``fetch_page``: :meth:`relay.adapters.safe_fetch.SafeFetcher.fetch_page_async`."""
+
+    def __init__(self, fetch_page: Callable[[str], Awaitable[Fetched]], *, concurrency: int = 4) -> None:
+        self.fetch_page = fetch_page
         self._slots = asyncio.Semaphore(concurrency)
 
     async def enrich(self, posts: list[Post]) -> list[Post]:
@@ -57,11 +57,9 @@ class PageEnricher:
     async def _one(self, post: Post) -> Post:
         async with self._slots:
             try:
-                result = await fetch(self.client, post.url, limits=self.limits, accept=PAGE_ACCEPT)
+                page = await self.fetch_page(post.url)
             except FeedError as exc:
                 log.info("post page not read; using the feed's data", extra={"url": post.url, "error": str(exc)})
                 return post
-        if result.body is None:
-            return post
-        meta = await asyncio.to_thread(parse_page_meta, result.body, url=result.final_url)
+        meta = await asyncio.to_thread(parse_page_meta, page.body, url=page.url)
         return apply_page_meta(post, meta)

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from relay.adapters.page_post import post_from_page
+from relay.adapters.page_post import post_from_fetched
 from relay.adapters.safe_fetch import BlockedAddress, SafeFetcher
 from relay.errors import FetchError, RelayError
 from relay.routes.api import refused
@@ -69,7 +69,9 @@ async def republish_url(request: Request, body: RepublishByUrl) -> Response:
     runtime: Runtime = request.app.state.runtime
     fetcher = SafeFetcher(allow_hosts=runtime.settings.fetch.allow_hosts)
     try:
-        post = await asyncio.to_thread(post_from_page, body.url, fetcher)
+        # Fetched on the event loop (waiting holds no thread), parsed in a thread (milliseconds).
+        page = await fetcher.fetch_page_async(body.url)
+        post = await asyncio.to_thread(post_from_fetched, body.url, page)
     except BlockedAddress as exc:
         return problem(400, title="Address refused", detail=str(exc))
     except FetchError as exc:

@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 import httpx
 from sqlalchemy import Engine
 
-from relay.adapters.safe_fetch import check_url
+from relay.adapters.safe_fetch import HUB_MAX_BYTES, SafeFetcher, check_url
 from relay.config.settings import Settings
 from relay.core.models import FeedDocument
 from relay.errors import FetchError
@@ -53,7 +53,7 @@ RETRY_AFTER = timedelta(hours=1)
 DENIED_RETRY = timedelta(days=1)
 CHECK_EVERY = timedelta(minutes=1)
 """How often :meth:`WebSubSubscriber.renew_due` really looks at the table (the worker ticks every few seconds)."""
-HUB_TIMEOUT = httpx.Timeout(15.0)
+HUB_DEADLINE_SECONDS = 15.0
 PARALLEL_REQUESTS = 8
 
 
@@ -79,6 +79,11 @@ class WebSubSubscriber:
         self.configured_urls = None if configured_urls is None else frozenset(configured_urls)
         """Feeds in the config; a subscription of any other feed is ended at its next renewal."""
         self.allow_hosts = tuple(allow_hosts)
+        feed_hosts = {urlsplit(url).hostname or "" for url in configured_urls or ()}
+        self.guarded = SafeFetcher(allow_hosts=[*self.allow_hosts, *sorted(feed_hosts - {""})],
+                                   deadline=HUB_DEADLINE_SECONDS)
+        """Hub addresses come from feeds: every request to a hub goes through the guarded fetcher,
+        which trusts only the operator's own hosts (``[fetch] allow_hosts`` and the configured feeds')."""
         self._next_check: datetime | None = None
         self._slots = asyncio.Semaphore(PARALLEL_REQUESTS)
 
@@ -141,13 +146,15 @@ class WebSubSubscriber:
         error: str | None
         async with self._slots:
             try:
-                response = await self.client.post(row.hub_url, data=form, timeout=HUB_TIMEOUT)
-            except httpx.HTTPError as exc:
-                error = f"could not reach the hub {row.hub_url}: {type(exc).__name__}: {exc}"
+                answer = await self.guarded.fetch(row.hub_url, max_bytes=HUB_MAX_BYTES, method="POST", form=form)
+            except FetchError as exc:
+                refused = exc.status is not None
+                error = (f"the hub {row.hub_url} refused the {mode} request: HTTP {exc.status}" if refused
+                         else f"could not reach the hub {row.hub_url}: {exc}")
             else:
-                error = None if response.is_success else (
-                    f"the hub {row.hub_url} refused the {mode} request: HTTP {response.status_code} "
-                    f"{response.text[:200].strip().replace(row.secret, '[secret]')}"
+                error = None if 200 <= answer.status < 300 else (
+                    f"the hub {row.hub_url} refused the {mode} request: HTTP {answer.status} "
+                    f"{answer.body[:200].decode('utf-8', 'replace').strip().replace(row.secret, '[secret]')}"
                 )
         extra = {"feed_id": row.feed_id, "hub": row.hub_url, "topic": row.topic_url, "mode": mode}
         if error is not None:
