@@ -185,3 +185,27 @@ def test_every_corpus_entry_cleans_to_plain_text() -> None:
                 checked += 1
     print(f"cleaned {checked} corpus summaries and contents")
     assert checked > 500
+
+
+@pytest.mark.parametrize(
+    ("summary", "title", "expected"),
+    [
+        # the title is the subject of the first sentence: start at the next one
+        ("No More Room in Hell est un jeu de survival horror. jouable à 8. Le jeu est gratuit.",
+         "No More Room in Hell", "Le jeu est gratuit."),
+        ("Beauty versus the World. A short essay on taste.", "Beauty", "A short essay on taste."),
+        # only one sentence: kept whole rather than broken
+        ("Hugo Miguel é o árbitro escolhido para esta quarta-feira à noite.", "Hugo Miguel",
+         "Hugo Miguel é o árbitro escolhido para esta quarta-feira à noite."),
+        ("Le pain « au levain » est bon", "Le pain", "Le pain « au levain » est bon"),
+        # the title stood apart, or what follows opens like a sentence: the echo goes
+        ("No More Room in Hell\nUn jeu de survie.", "No More Room in Hell", "Un jeu de survie."),
+        ("No More Room in Hell — un jeu de survie.", "No More Room in Hell", "un jeu de survie."),
+        ("No More Room in Hell Un jeu de survie.", "No More Room in Hell", "Un jeu de survie."),
+        ("Le pain « Au levain », enfin.", "Le pain", "« Au levain », enfin."),
+    ],
+)
+def test_the_title_echo_goes_only_when_what_remains_reads_as_a_sentence(
+    summary: str, title: str, expected: str
+) -> None:
+    assert without_repeated_title(summary, title) == expected

@@ -219,12 +219,29 @@ def _words(text: str) -> list[str]:
     return re.findall(r"\w+", text.casefold())
 
 
+_TITLE_SEPARATOR = re.compile("[ \n\u00a0:;,.!?–—\\-|»\"'’]*")
+_BREAK_AFTER_TITLE = re.compile("[\n:;.!?–—|-]")
+"""A title followed by one of these stood apart ("Titre : la suite", "Title — More"): what
+follows reads on its own, whatever its case."""
+_SENTENCE_END = re.compile(r"[.!?…][»”\"')\]]*[ \u00a0]+(?=\S)|\n")
+_OPENING_MARKS = "«“\"'‘([¿¡ \u00a0"
+
+
+def _reads_as_sentence(rest: str) -> bool:
+    """Whether ``rest`` opens like a sentence: a capital or a digit (after any opening mark), not "est un jeu…"."""
+    first = rest.lstrip(_OPENING_MARKS)[:1]
+    return first.isupper() or first.isdigit()
+
+
 def without_repeated_title(summary: str, title: str) -> str:
     """``summary`` minus a copy of ``title`` it opens with; empty if it says nothing more.
 
     Feeds often start the description with the title (or are nothing but the title);
     a tweet that says the same thing twice wastes the reader's attention and the
-    characters the summary needed.
+    characters the summary needed. But a title is often the subject of the summary's
+    first sentence ("No More Room in Hell est un jeu de survie…"): cut off, the rest
+    reads as a broken sentence, so then the summary starts at its next sentence that
+    opens like one, or stays whole when there is none.
     """
     title_words = _words(title)
     summary_words = _words(summary)
@@ -233,8 +250,19 @@ def without_repeated_title(summary: str, title: str) -> str:
             return ""  # the summary is the title, or a truncated copy of it
         return summary
     matches = list(re.finditer(r"\w+", summary))
-    rest = summary[matches[len(title_words) - 1].end() :] if len(matches) >= len(title_words) else ""
-    return rest.lstrip(" \n\u00a0:;,.!?–—-|»\"'’").strip()
+    if len(matches) < len(title_words):
+        return ""
+    after = summary[matches[len(title_words) - 1].end() :]
+    separator = _TITLE_SEPARATOR.match(after)
+    gap = separator.group() if separator else ""
+    rest = after[len(gap) :].strip()
+    if not rest or _BREAK_AFTER_TITLE.search(gap) or _reads_as_sentence(rest):
+        return rest
+    for sentence_end in _SENTENCE_END.finditer(rest):
+        following = rest[sentence_end.end() :].strip()
+        if _reads_as_sentence(following):
+            return following
+    return summary
 
 
 def _limit(text: str, max_chars: int) -> str:
