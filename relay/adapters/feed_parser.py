@@ -7,8 +7,11 @@ and guards the two holes feedparser leaves open:
 * ``feedparser.parse(b"/etc/passwd")`` opens that *local file*, so the body is always
   handed over as a stream, never as bytes.
 * entity declarations in a DOCTYPE reach expat, whose billion-laughs guard still lets
-  the document expand to megabytes of callbacks (half a second of CPU per fetch). An
-  internal DTD subset has no legitimate use in a feed, so it is cut out before parsing.
+  the document expand to megabytes of callbacks (a 2 MB feed once took 2 minutes and
+  2.5 GB). feedparser's XML parser is defusedxml's expat reader, which stops at the first
+  entity declaration wherever it stands (after comments, padding or a BOM, which a scan
+  of the first bytes missed); feedparser then reads the feed with its loose parser,
+  which expands no declared entity, and relay warns.
 """
 
 from __future__ import annotations
@@ -18,13 +21,17 @@ import email.utils
 import html
 import io
 import re
+import xml.sax
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import feedparser
+import feedparser.api
 from bs4 import BeautifulSoup
+from defusedxml import DefusedXmlException
+from defusedxml.expatreader import DefusedExpatParser
 
 from relay.adapters.json_feed import (
     absolute_http_url,
@@ -38,9 +45,6 @@ from relay.core.models import FeedDocument, Post
 from relay.core.summary import without_unclosed_tags
 from relay.errors import FeedParseError
 
-_DTD_TOKEN = re.compile(rb"\"[^\"]*\"|'[^']*'|<!--.*?-->|[\[\]>]", re.DOTALL)
-_DOCTYPE_START = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
-_ELEMENT_START = re.compile(rb"<[A-Za-z]")
 _MAX_MARKUP = 100_000
 """Tags (raw or ``&lt;``-escaped) relay agrees to parse: feedparser spends 30-80 µs on each, so
 this caps a hostile body at a few seconds of CPU. Real feeds have 20-50 per KB (5,000 for a
@@ -59,7 +63,34 @@ _NOT_A_FEATURED_IMAGE = (
     "flattr",
 )
 """Author avatars, share buttons, tracking pixels and emoji: images in a feed that never illustrate a post."""
-_BENIGN_BOZO = (feedparser.NonXMLContentType, feedparser.CharacterEncodingOverride)
+
+
+class EntityDeclarationRefused(xml.sax.SAXException):
+    """The feed declares XML entities: feedparser's strict parser stops there (see :func:`create_parser`)."""
+
+
+class _EntityRefusingParser(DefusedExpatParser):
+    """defusedxml's expat reader, its refusal turned into the SAX error feedparser knows how to handle."""
+
+    def __init__(self) -> None:
+        # An external DTD *reference* (RSS 0.91's) is harmless: feedparser never loads it.
+        super().__init__(forbid_dtd=False, forbid_entities=True, forbid_external=False)
+
+    def parse(self, source: Any) -> None:
+        try:
+            super().parse(source)
+        except DefusedXmlException as exc:
+            raise EntityDeclarationRefused(str(exc)) from exc
+
+
+def create_parser() -> xml.sax.xmlreader.XMLReader:
+    """The SAX driver feedparser uses (this module is first in its ``PREFERRED_XML_PARSERS``)."""
+    return _EntityRefusingParser()
+
+
+feedparser.api.PREFERRED_XML_PARSERS = [__name__]
+_BENIGN_BOZO = (feedparser.NonXMLContentType, feedparser.CharacterEncodingOverride, EntityDeclarationRefused)
+_ENTITIES_WARNING = "the feed's DOCTYPE declared XML entities; relay ignored them (they can exhaust memory)"
 
 _LOCAL_MONTHS = {
     # French and Portuguese month names and abbreviations (other tokens pass through unchanged).
@@ -93,10 +124,10 @@ def parse_feed(body: bytes, *, url: str, headers: Mapping[str, str] | None = Non
             "a blog feed needs only its latest entries, so ask the site to shorten it."
         )
     warnings: list[str] = []
-    body, removed_dtd = _without_internal_dtd(_without_leading_whitespace(body))
-    if removed_dtd:
-        warnings.append("the feed's DOCTYPE declared XML entities; relay ignored them (they can exhaust memory)")
+    body = _without_leading_whitespace(body)
     parsed = feedparser.parse(io.BytesIO(body), response_headers=_feedparser_headers(response_headers, url))
+    if isinstance(parsed.get("bozo_exception"), EntityDeclarationRefused):
+        warnings.append(_ENTITIES_WARNING)
     warnings += _problems_or_raise(parsed, url)
     base_url = url if is_absolute_http_url(url) else (absolute_http_url(parsed.feed.get("link", ""), url) or url)
     site = _plain_title(parsed.feed)
@@ -151,33 +182,6 @@ def _without_leading_whitespace(body: bytes) -> bytes:
     """Blank lines before ``<?xml`` make expat refuse the whole feed (TechCrunch, Hyatt)."""
     stripped = body.lstrip(b" \t\r\n")
     return stripped if stripped.startswith(b"<") else body
-
-
-def _without_internal_dtd(body: bytes) -> tuple[bytes, bool]:
-    """Cut a DOCTYPE that has an internal subset (``[...]``); keep a plain external DOCTYPE.
-
-    Quoted strings and comments are skipped as whole tokens so a ``]`` or ``>`` inside an
-    entity value cannot end the declaration early. The scan is one linear regex pass.
-    """
-    start_match = _DOCTYPE_START.search(body, 0, 64 * 1024)
-    if start_match is None or _ELEMENT_START.search(body, 0, start_match.start()):
-        return body, False  # no DOCTYPE in the prolog (one after the root element is just text)
-    depth = 0
-    has_subset = False
-    end = len(body)
-    for token in _DTD_TOKEN.finditer(body, start_match.end()):
-        symbol = token.group()
-        if symbol == b"[":
-            depth += 1
-            has_subset = True
-        elif symbol == b"]":
-            depth -= 1
-        elif symbol == b">" and depth <= 0:
-            end = token.end()
-            break
-    if not has_subset:
-        return body, False
-    return body[: start_match.start()] + body[end:], True
 
 
 def _post_from_entry(entry: Mapping[str, Any], *, feed_url: str, site: str) -> Post | None:
