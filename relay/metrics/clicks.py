@@ -7,6 +7,10 @@ comes first), and everything that costs time happens there, in a worker thread:
 classifying the user agent, hashing the address, spotting repeats, one INSERT per batch.
 On a graceful shutdown :meth:`ClickRecorder.stop` drains the queue to the last click.
 
+A reader is an address: one address counts at most one human click per link in any
+30 seconds, whatever User-Agent it sends (a script that rotates 1,000 browser names is
+still one reader; human clicks choose the evergreen re-share and the best template).
+
 Privacy: the address is never stored. What is stored is an HMAC of address and user
 agent under a salt drawn at random once per UTC day (kept in memory and in the
 ``click_salts`` table, where older salts are deleted), so a click can be told apart
@@ -88,7 +92,7 @@ class ClientHasher:
 
 
 class RepeatFilter:
-    """Remembers, per client and link, when that client last fetched that link.
+    """Remembers, per address and link, when that address last fetched that link.
 
     A window that slides with each fetch: someone reloading every 20 seconds is one
     reader, not one every 30 seconds. Entries older than the window are pruned.
@@ -232,7 +236,8 @@ class ClickRecorder:
                 reason: str | None = "head"
             elif not agent.is_human:
                 reason = "bot"
-            elif self._repeats.is_repeat(client, event.link.link_id, event.at):
+            elif self._repeats.is_repeat(self._hasher.client_hash(event.client_ip, "", event.at),
+                                         event.link.link_id, event.at):
                 reason = "repeat"
             else:
                 reason = None
