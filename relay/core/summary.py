@@ -22,14 +22,15 @@ import unicodedata
 from bs4 import BeautifulSoup, Comment, Tag
 from bs4.element import PageElement
 
+from relay.core.boilerplate import BOILERPLATE_CLASSES, is_filing_link, link_blocks, without_boilerplate_lines
 from relay.core.models import Post
 from relay.core.mojibake import repair_mojibake
 
 _DROPPED_ELEMENTS = frozenset(
-    ["script", "style", "iframe", "noscript", "figcaption", "template", "svg", "object", "pre"]
+    ["script", "style", "iframe", "noscript", "figcaption", "template", "svg", "object", "pre", "nav"]
 )
 """Never prose: code, media, and code listings (`<pre>`), which summarise nothing."""
-_DROPPED_CLASSES = frozenset(["more-link", "wp-caption-text", "screen-reader-text", "sharedaddy"])
+_DROPPED_CLASSES = frozenset(["more-link", "wp-caption-text", "screen-reader-text"]) | BOILERPLATE_CLASSES
 _BLOCK_ELEMENTS = frozenset(
     [
         *("address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "figure", "footer"),
@@ -64,13 +65,20 @@ _BRACKETED_ELLIPSIS = re.compile(r"\[\s*(?:…|\.\.\.)\s*\]")
 """Inside a sentence, "[…]" marks words left out of a quotation: it stays as a plain "…",
 which says the same without the brackets that read as markup in a tweet."""
 _READ_MORE_TAIL = re.compile(
-    r"[\s\[(«»→›>|-]{0,12}(?:\b(?:lire la suite|continuer la lecture|lire l['’]article|continue reading|read more"
-    r"|read the rest|keep reading)|\(more…\)).{0,200}$",
+    r"[\s\[(«»→›>|-]{0,12}(?:\b(?:lire la suite|alors lisez la suite|lisez la suite|continuer la lecture"
+    r"|lire l['’]article|continue reading|read more|read the rest|keep reading|weiterlesen|mehr lesen"
+    r"|continuar leyendo|sigue leyendo|seguir leyendo"
+    r"|leer más|continua a leggere|continua la lettura|leggi tutto|leggi di più|continuar lendo|continue lendo"
+    r"|leia mais|ler mais|lees verder|verder lezen)|\(more…\)).{0,200}$",
     re.IGNORECASE | re.DOTALL,
 )
 _APPEARED_FIRST_TAIL = re.compile(
-    r"(?:^|(?<=[\n.!?…\]]))\s*(?:the post|l['’]article|cet article|le billet)\s.{1,300}?\s"
-    r"(?:appeared first on|est apparu en premier sur|a d['’]abord été publié sur)\s.{1,200}$",
+    r"(?:^|(?<=[\n.!?…\]]))\s*(?:the post|l['’]article|cet article|le billet|der beitrag|der artikel|la entrada"
+    r"|el artículo|la publicación|l['’]articolo|il post|o post|a entrada|o artigo|a publicação|het bericht)"
+    r"\s.{1,300}?\s"
+    r"(?:appeared first on|est apparu en premier sur|a d['’]abord été publié sur|erschien zuerst auf"
+    r"|ist zuerst erschienen auf|se publicó primero en|apareció primero en|sembra essere il primo su"
+    r"|è apparso per la prima volta su|apareceu primeiro em|foi publicado primeiro em|verscheen eerst op)\s.{1,200}$",
     re.IGNORECASE | re.DOTALL,
 )
 
@@ -108,14 +116,21 @@ def _strip_markup(markup: str) -> str:
     soup = BeautifulSoup(without_unclosed_tags(markup), "html.parser")
     unwanted: list[PageElement] = []
     blocks: list[Tag] = []
+    tags: list[Tag] = []
     for node in soup.descendants:
         if isinstance(node, Comment):
             unwanted.append(node)
         elif isinstance(node, Tag):
-            if node.name in _DROPPED_ELEMENTS or not _DROPPED_CLASSES.isdisjoint(node.get_attribute_list("class")):
+            tags.append(node)
+            if (
+                node.name in _DROPPED_ELEMENTS
+                or not _DROPPED_CLASSES.isdisjoint(node.get_attribute_list("class"))
+                or is_filing_link(node)
+            ):
                 unwanted.append(node)
             elif node.name in _BLOCK_ELEMENTS:
                 blocks.append(node)
+    unwanted += link_blocks(tags, _BLOCK_ELEMENTS)
     for block in blocks:
         block.insert_before(_PARAGRAPH_BREAK)
         block.insert_after(_PARAGRAPH_BREAK)
@@ -168,7 +183,7 @@ def clean_text(html_text: str) -> str:
     as one garbled sentence, while the composer can end a summary cleanly there.
     """
     text = _without_shortcodes(repair_mojibake(_decode(html_text)))
-    text = _normalize_spaces(text, paragraphs=True)
+    text = without_boilerplate_lines(_normalize_spaces(text, paragraphs=True))
     previous = None
     for _ in range(MAX_TAIL_ROUNDS):  # tails come stacked: "… […] The post X appeared first on Y."
         if previous == text:
