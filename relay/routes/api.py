@@ -24,7 +24,7 @@ from starlette.responses import Response
 from relay.metrics.prometheus import render_metrics
 from relay.metrics.reports import build_report, report_dict
 from relay.metrics.tracking import Tracking
-from relay.routes.problems import problem
+from relay.routes.problems import DatabaseId, problem
 from relay.store.metrics_store import daily_human_clicks, snapshots_of
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ async def list_posts(request: Request, since: str | None = None, limit: int = 10
 
 
 @router.get("/api/posts/{post_id}")
-async def get_post(request: Request, post_id: int) -> Response:
+async def get_post(request: Request, post_id: DatabaseId) -> Response:
     """One post: its tweets and results, X's snapshots, and human clicks per day (30 days)."""
     if (denied := refused(request)) is not None:
         return denied

@@ -196,7 +196,9 @@ def session_value(token: str, issued: int) -> str:
 
 def _valid_session(token: str, value: str, now: float) -> bool:
     issued_text = value.partition(".")[0]
-    if not issued_text.isdigit() or not 0 <= now - int(issued_text) <= SESSION_LIFETIME.total_seconds():
+    if not issued_text.isascii() or not issued_text.isdigit() or len(issued_text) > 12:
+        return False  # a 400-digit "time" overflows a float
+    if not 0 <= now - int(issued_text) <= SESSION_LIFETIME.total_seconds():
         return False
     return hmac.compare_digest(value.encode(), session_value(token, int(issued_text)).encode())
 

@@ -152,6 +152,9 @@ def _parse(request: Request, body: bytes) -> WordPressEvent:
     except json.JSONDecodeError as exc:
         detail = f"the body is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
         raise _Refused(problem(400, "Invalid JSON", detail)) from None
+    except RecursionError:
+        detail = "the JSON is nested too deeply to be a post event; send the plugin's flat payload"
+        raise _Refused(problem(400, "Invalid JSON", detail)) from None
     try:
         return parse_payload(data)
     except PayloadError as exc:

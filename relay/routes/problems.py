@@ -8,12 +8,13 @@ raises by itself (unknown path, wrong method, invalid input, a crash) into the s
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from http import HTTPStatus
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Path, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -22,11 +23,18 @@ from starlette.responses import Response
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
+DatabaseId = Annotated[int, Path(ge=1, le=2**63 - 1, description="A row id: a whole number from 1 to 2**63 - 1.")]
+"""Ids in paths: one the database cannot hold is a 422 here, not a driver overflow (a 500)."""
+
 log = logging.getLogger("relay.web")
 
 
 class ProblemResponse(JSONResponse):
     media_type = PROBLEM_MEDIA_TYPE
+
+    def render(self, content: Any) -> bytes:
+        """ASCII JSON: a detail that quotes hostile input (a lone surrogate) still encodes."""
+        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
 
 
 def problem(

@@ -19,7 +19,7 @@ from relay.adapters.page_post import post_from_fetched
 from relay.adapters.safe_fetch import BlockedAddress, SafeFetcher
 from relay.errors import FetchError, RelayError
 from relay.routes.api import refused
-from relay.routes.problems import problem
+from relay.routes.problems import DatabaseId, problem
 
 if TYPE_CHECKING:
     from relay.pipeline.service import RepublishResult
@@ -48,7 +48,7 @@ def _answer(runtime: Runtime, result: RepublishResult) -> JSONResponse:
 
 @router.post("/api/posts/{post_id}/republish", status_code=202, response_model=RepublishAnswer,
              responses={401: {"description": "missing or wrong token"}, 404: {"description": "no such post"}})
-async def republish_post(request: Request, post_id: int) -> Response:
+async def republish_post(request: Request, post_id: DatabaseId) -> Response:
     """Post a known post again, with an alternate template and its own utm_content."""
     if (denied := refused(request)) is not None:
         return denied

@@ -30,7 +30,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import PlainTextResponse, Response
 
 from relay.errors import FeedError
-from relay.routes.problems import problem
+from relay.routes.problems import DatabaseId, problem
 from relay.store import websub_store as db
 from relay.websub.signatures import SIGNATURE_HEADER, HubSignatureError, verify_hub_signature
 from relay.websub.subscriber import accepts_push, confirm_intent, record_denial
@@ -58,7 +58,7 @@ _POST_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("/websub/{feed_id}", responses=_GET_RESPONSES, response_model=None)
-async def verify_intent(feed_id: int, request: Request) -> Response:
+async def verify_intent(feed_id: DatabaseId, request: Request) -> Response:
     """A hub checks that relay really asked to (un)subscribe."""
     runtime: Runtime = request.app.state.runtime
     params = request.query_params
@@ -84,7 +84,7 @@ async def verify_intent(feed_id: int, request: Request) -> Response:
 
 
 @router.post("/websub/{feed_id}", status_code=202, responses=_POST_RESPONSES, response_model=None)
-async def receive_push(feed_id: int, request: Request) -> Response:
+async def receive_push(feed_id: DatabaseId, request: Request) -> Response:
     """A hub delivers the feed's new content."""
     runtime: Runtime = request.app.state.runtime
     engine, now = runtime.store.engine, runtime.worker.now()

@@ -260,7 +260,13 @@ def _url(value: object, field: str) -> str:
 
 
 def _is_http_url(text: str) -> bool:
-    parts = urlsplit(text)
+    """An absolute http(s) address that can be stored and fetched (valid port, no lone surrogate)."""
+    try:
+        text.encode("utf-8")
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 -- raises ValueError for "[::1" or port 99999
+    except (ValueError, UnicodeError):
+        return False
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
