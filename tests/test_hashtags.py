@@ -92,3 +92,8 @@ def test_elided_articles_are_dropped_and_english_endings_kept(category: str, exp
 
 def test_a_denied_category_with_an_elision_is_still_denied() -> None:
     assert hashtags_for(["Économies d’énergie", "Pain"], max_count=3, deny=["économies d'énergie"]) == ["#Pain"]
+
+
+def test_a_backslash_escaped_apostrophe_is_an_apostrophe() -> None:
+    # TechCrunch's feed sends PHP's addslashes output: "angie\'s list"
+    assert hashtag_body("angie\\'s list") == "AngiesList"

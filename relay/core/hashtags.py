@@ -83,6 +83,7 @@ def hashtag_body(term: str) -> str:
     its author gave it (``iPhone``, ``WordPress``, ``économie``).
     """
     text = unicodedata.normalize("NFC", repair_mojibake(html.unescape(term))).strip().lstrip("#＃")
+    text = text.replace("\\'", "'")  # PHP's addslashes left in some feeds: "angie\'s list"
     words = [word for chunk in _WORD_SEPARATOR.split(text) if chunk for word in _without_elisions(chunk) if word]
     if len(words) > 1:
         words = [word[:1].upper() + word[1:] for word in words]
