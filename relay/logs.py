@@ -33,7 +33,7 @@ class RedactingFilter(logging.Filter):
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
         # Longest first, so a secret that contains another is blanked whole.
-        self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
 
     def redact(self, text: str) -> str:
         for secret in self._secrets:

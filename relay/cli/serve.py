@@ -9,6 +9,7 @@ import click
 
 from relay import __version__
 from relay.cli.support import friendly_errors, settings_of, start_logging
+from relay.errors import ConfigError
 
 log = logging.getLogger("relay")
 
@@ -32,6 +33,8 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     from relay.wiring import build_runtime
 
     settings = settings_of(ctx)
+    if (short := settings.api.too_short()) is not None:
+        raise ConfigError(short)
     host = host or settings.server.host
     port = port or settings.server.port
     start_logging(settings)

@@ -100,9 +100,22 @@ class XSettings(_Section):
         return any(values) and not all(values)
 
 
+MIN_TOKEN_LENGTH = 24
+"""Shortest ``[api] token`` the server starts with: guessing it stays hopeless even unthrottled."""
+
+
 class ApiSettings(_Section):
     token: SecretStr = SecretStr("")
     """Bearer token for the JSON API and the dashboard; empty disables them."""
+
+    def too_short(self) -> str | None:
+        """Why the token cannot guard a server that anyone can reach, or None when it can."""
+        length = len(self.token.get_secret_value())
+        if 0 < length < MIN_TOKEN_LENGTH:
+            return (f"[api] token has {length} characters; it must have at least {MIN_TOKEN_LENGTH}. "
+                    "Make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))' "
+                    "and set it in the config file or RELAY_API_TOKEN (the WordPress plugin needs the same one)")
+        return None
 
 
 class PollingSettings(_Section):

@@ -24,6 +24,7 @@ from starlette.responses import Response
 from relay.metrics.prometheus import render_metrics
 from relay.metrics.reports import build_report, report_dict
 from relay.metrics.tracking import Tracking
+from relay.routes.guessing import record_failure, too_many
 from relay.routes.problems import DatabaseId, problem
 from relay.store.metrics_store import daily_human_clicks, snapshots_of
 
@@ -47,10 +48,13 @@ def refused(request: Request) -> Response | None:
             "API disabled",
             "the API is turned off: set [api] token in the config file (or RELAY_API_TOKEN) and restart relay",
         )
+    if (limited := too_many(request)) is not None:
+        return limited
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not given.strip():
         return problem(401, detail="send the API token as 'Authorization: Bearer <token>'", headers=_BEARER_CHALLENGE)
     if not hmac.compare_digest(given.strip().encode(), token.encode()):
+        record_failure(request, "api bearer token")
         return problem(401, detail="this token is not the one set in [api] token", headers=_BEARER_CHALLENGE)
     return None
 

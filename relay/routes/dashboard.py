@@ -33,6 +33,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from relay.metrics.reports import Chart, PostReport, build_report, clicks_chart
+from relay.routes.guessing import record_failure, too_many
 from relay.store.metrics_store import daily_human_clicks, daily_human_clicks_by_post, spending_by_account
 from relay.store.rows import DeliveryRow, FeedRow
 
@@ -219,7 +220,12 @@ def signed_in(request: Request, token: str) -> bool:
     if cookie and _valid_session(token, cookie, time.time()):
         return True
     password = _basic_password(request.headers.get("authorization", ""))
-    return password is not None and hmac.compare_digest(password.encode(), token.encode())
+    if password is None:
+        return False
+    if hmac.compare_digest(password.encode(), token.encode()):
+        return True
+    record_failure(request, "dashboard basic auth")
+    return False
 
 
 def _lang(request: Request) -> str:
@@ -239,6 +245,8 @@ async def dashboard(request: Request) -> Response:
     token = _token(request)
     if not token:
         return _no_token_page(lang)
+    if (limited := too_many(request)) is not None:
+        return limited
     if not signed_in(request, token):
         return RedirectResponse(f"/login?lang={lang}", status_code=303, headers={"cache-control": "no-store"})
     runtime: Runtime = request.app.state.runtime
@@ -258,9 +266,12 @@ async def login(request: Request) -> Response:
     token = _token(request)
     if not token:
         return _no_token_page(lang)
+    if (limited := too_many(request)) is not None:
+        return limited
     body = (await request.body())[:8192].decode("utf-8", "replace")
     given = (parse_qs(body).get("token") or [""])[0].strip()
     if not given or not hmac.compare_digest(given.encode(), token.encode()):
+        record_failure(request, "dashboard sign-in form")
         return _page("login.html", lang, 401, error=True)
     response = RedirectResponse(f"/?lang={lang}", status_code=303)
     response.set_cookie(
