@@ -53,7 +53,9 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     log.info("relay starting", extra={"version": __version__, "host": host, "port": port,
                                       "feeds": len(settings.feeds)})
     app = create_app(runtime)
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    # Only the configured proxy's X-Forwarded-For/-Proto are believed (client address, https).
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, proxy_headers=True,
+                forwarded_allow_ips=settings.server.forwarded_allow_ips)
 
 
 @click.command()

@@ -7,6 +7,7 @@ are put together and where values come from).
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import time
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -43,6 +44,25 @@ class ServerSettings(_Section):
     links: Literal["auto", "tracked", "direct"] = "auto"
     """``tracked``: tweets carry ``{public_url}/r/CODE`` (clicks counted); ``direct``: the tagged address;
     ``auto``: tracked when public_url is set."""
+    forwarded_allow_ips: str = "127.0.0.1"
+    """Addresses of the reverse proxy in front of relay (comma-separated IPs or networks, or ``*``): only
+    their ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed, for the reader's address (clicks,
+    sign-in limits) and for https (the session cookie's ``Secure`` flag)."""
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxy_addresses(cls, value: str) -> str:
+        for item in (part.strip() for part in value.split(",")):
+            if item == "*":
+                continue
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{item!r} is not an IP address or network; write the proxy's addresses, such as "
+                    '"127.0.0.1" or "10.0.0.0/8,172.16.0.0/12", or "*" to believe any client'
+                ) from None
+        return ",".join(part.strip() for part in value.split(","))
 
     @field_validator("public_url")
     @classmethod
