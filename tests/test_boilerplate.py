@@ -100,3 +100,16 @@ def test_no_summary_of_the_corpus_feeds_holds_their_boilerplate(name: str) -> No
     assert any(summaries)
     found = [s for s in summaries if SEEN_IN_THE_CORPUS.search(s)]
     assert not found, found[:2]
+
+
+@pytest.mark.parametrize(
+    "prose",
+    [
+        "I read more books than ever this year, and I loved it.",
+        "Je vais lire la suite du livre ce soir avec mes enfants.",
+        "Check ‘em out by clicking the read more link!",
+    ],
+)
+def test_read_more_words_inside_a_sentence_are_prose(prose: str) -> None:
+    assert clean_text(f"<p>{prose}</p>") == prose
+    assert clean_text(f"<p>{prose}</p><p>Texte → Read more</p>") == f"{prose}\nTexte"

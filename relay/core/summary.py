@@ -64,12 +64,12 @@ _BRACKETED_ELLIPSIS_LINE = re.compile(r"^[ \u00a0]*\[\s*(?:…|\.\.\.)\s*\][ \u0
 _BRACKETED_ELLIPSIS = re.compile(r"\[\s*(?:…|\.\.\.)\s*\]")
 """Inside a sentence, "[…]" marks words left out of a quotation: it stays as a plain "…",
 which says the same without the brackets that read as markup in a tweet."""
-_READ_MORE_TAIL = re.compile(
-    r"[\s\[(«»→›>|-]{0,12}(?:\b(?:lire la suite|alors lisez la suite|lisez la suite|continuer la lecture"
-    r"|lire l['’]article|continue reading|read more|read the rest|keep reading|weiterlesen|mehr lesen"
-    r"|continuar leyendo|sigue leyendo|seguir leyendo"
+_READ_MORE_TAIL = re.compile(  # after a sentence or a mark only: "I read more books than ever" is prose
+    r"(?:(?:^|(?<=[\n.!?…:;\])»|>→›-]))[\s\[(«»→›>|-]{0,12}\b(?:lire la suite|alors lisez la suite|lisez la suite"
+    r"|continuer la lecture|lire l['’]article|continue reading|read more|read the rest|keep reading|weiterlesen"
+    r"|mehr lesen|continuar leyendo|sigue leyendo|seguir leyendo"
     r"|leer más|continua a leggere|continua la lettura|leggi tutto|leggi di più|continuar lendo|continue lendo"
-    r"|leia mais|ler mais|lees verder|verder lezen)|\(more…\)).{0,200}$",
+    r"|leia mais|ler mais|lees verder|verder lezen)|\s*\(more…\)).{0,200}$",
     re.IGNORECASE | re.DOTALL,
 )
 _APPEARED_FIRST_TAIL = re.compile(
@@ -190,7 +190,10 @@ def clean_text(html_text: str) -> str:
             break
         previous = text
         text = _APPEARED_FIRST_TAIL.sub("", text)
-        text = _READ_MORE_TAIL.sub("", text)
+        without_more = _READ_MORE_TAIL.sub("", text)
+        if without_more != text:  # the arrow or bracket that led to the link goes with it
+            without_more = without_more.rstrip(" \u00a0→›>|«([-")
+        text = without_more
         text = _MORE_MARKER.sub("", text).rstrip()
     text = _BRACKETED_ELLIPSIS.sub("…", _BRACKETED_ELLIPSIS_LINE.sub("", text))
     return unicodedata.normalize("NFC", text)
