@@ -24,6 +24,7 @@ from relay.core.compose import ComposeOptions, compose_tweet
 from relay.core.identity import dedup_key, normalise_url
 from relay.core.models import FeedDocument
 from relay.core.protected import is_protected
+from relay.core.quality import DEFECT_CLASSES, WARNING_CLASSES, tweet_defects
 from relay.errors import FeedError
 
 
@@ -81,8 +82,10 @@ def preview_tweets(
             continue
         first_by_key[key] = first_by_url[url] = post.url
         tweet = compose_tweet(post, options, today=today)
+        defects = tweet_defects(post, tweet.text, tweet.link, keep_feed_utm=options.keep_feed_utm)
         yield {**item, "post": True, "link": tweet.link, "text": tweet.text,
-               "weighted_length": tweet.weighted_length}
+               "weighted_length": tweet.weighted_length,
+               "defects": [{"class": d.kind, "detail": d.detail, "warning": d.warning} for d in defects]}
 
 
 @click.command()
@@ -90,17 +93,26 @@ def preview_tweets(
 @click.option("--json", "as_json", is_flag=True,
               help="One JSON object per line (guid, url, post, link, text, weighted_length; why when not posted).")
 @click.option("--base-url", default=None, help="Resolve relative links in a feed FILE against this URL.")
+@click.option("--check", is_flag=True,
+              help="List each tweet's defects by class (mojibake, boilerplate, ...); exit 1 when any is found.")
 @click.pass_context
 @friendly_errors
-def preview(ctx: click.Context, source: str, as_json: bool, base_url: str | None) -> None:
+def preview(ctx: click.Context, source: str, as_json: bool, base_url: str | None, check: bool) -> None:
     """Show the tweets relay would post for the entries of SOURCE (a feed URL or file).
 
     Never posts and never writes to the database. Settings of a matching [[feeds]]
     entry (template, hashtags, UTM campaign) are used when SOURCE is a configured URL.
+    With --check, lists what a reader would find wrong in each tweet instead, with a
+    count per class, and exits 1 when any defect is found (accidental links such as
+    README.md are warnings and do not change the exit code).
     """
     settings = settings_of(ctx)
+    today = datetime.now(UTC).date()
+    if check:
+        _check(source, settings=settings, base_url=base_url, today=today, as_json=as_json)
+        return
     shown = 0
-    for item in preview_tweets(source, settings=settings, base_url=base_url, today=datetime.now(UTC).date()):
+    for item in preview_tweets(source, settings=settings, base_url=base_url, today=today):
         shown += 1
         if as_json:
             click.echo(json.dumps(item, ensure_ascii=False))
@@ -113,3 +125,24 @@ def preview(ctx: click.Context, source: str, as_json: bool, base_url: str | None
             click.echo()
     if not shown:
         click.echo(f"{source} has no entry with a link: there is nothing relay would post.", err=True)
+
+
+def _check(source: str, *, settings: Settings, base_url: str | None, today: date, as_json: bool) -> None:
+    counts = dict.fromkeys(DEFECT_CLASSES, 0)
+    tweets = 0
+    for item in preview_tweets(source, settings=settings, base_url=base_url, today=today):
+        if not item["post"]:
+            continue
+        tweets += 1
+        for defect in item["defects"]:
+            counts[defect["class"]] += 1
+            if as_json:
+                click.echo(json.dumps({"url": item["url"], **defect}, ensure_ascii=False))
+            else:
+                level = "warning" if defect["warning"] else "defect"
+                click.echo(f"{item['url']}  {level}: {defect['class']}: {defect['detail']}")
+    errors = sum(count for name, count in counts.items() if name not in WARNING_CLASSES)
+    summary = ", ".join(f"{name} {count}" for name, count in counts.items())
+    click.echo(f"{source}: {tweets} tweets checked; {summary}", err=True)
+    if errors:
+        raise SystemExit(1)

@@ -129,3 +129,25 @@ def without_boilerplate_lines(text: str) -> str:
                 continue
         kept.append(line)
     return "\n".join(kept)
+
+
+_BOILERPLATE_ANYWHERE = re.compile(
+    r"\b(?:appeared first on|est apparu en premier sur|erschien zuerst auf|se publicó primero en"
+    r"|sembra essere il primo su|apareceu primeiro em)\b"
+    r"|(?:^|[.!?…:;\])»|>→›\[(-])\s*(?:continue reading|continuer la lecture|lire la suite|read more|weiterlesen"
+    r"|continuar leyendo|continua a leggere|leia mais)\b",
+    re.IGNORECASE,
+)
+"""Footers and "read more" links inside a line (a read-more phrase only after a sentence or a mark)."""
+
+
+def boilerplate_lines(text: str) -> list[str]:
+    """The lines of ``text`` (a tweet) that are boilerplate, for the quality check."""
+    found = []
+    for line in text.split("\n"):
+        stripped = line.strip(" \u00a0").rstrip("…").rstrip()
+        if len(stripped) > MAX_BOILERPLATE_LINE:
+            continue
+        if _HEADING.fullmatch(stripped) or _BOILERPLATE_LINE.fullmatch(stripped) or _BOILERPLATE_ANYWHERE.search(line):
+            found.append(line)
+    return found
