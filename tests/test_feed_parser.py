@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from relay.adapters.feed_parser import parse_feed
 from relay.core.models import FeedDocument, Post
-from relay.core.summary import _repair_mojibake
+from relay.core.mojibake import repair_mojibake
 from relay.errors import FeedParseError
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
@@ -450,7 +450,7 @@ def test_any_title_text_survives_the_round_trip(title: str) -> None:
     printable = "".join(ch for ch in title if ch.isprintable() and ch not in "\ufffe\uffff&")
     # Text that is exactly UTF-8 read as Windows-1252 or Latin-1 ("Ã©") is repaired on purpose
     # (by relay, and by feedparser itself).
-    assume(_repair_mojibake(printable) == printable and not _utf8_read_as(printable, "latin-1"))
+    assume(repair_mojibake(printable) == printable and not _utf8_read_as(printable, "latin-1"))
     body = rss(f"<item><title>{escape(printable)}</title><link>https://b.example/a</link></item>")
     post = parse_feed(body, url="https://b.example/feed").posts[0]
     assert post.title == re.sub(" +", " ", printable).strip()
