@@ -14,9 +14,9 @@ from __future__ import annotations
 import asyncio
 import hmac
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.responses import Response
@@ -60,13 +60,24 @@ def refused(request: Request) -> Response | None:
 
 
 def _since(value: str | None) -> datetime | None:
-    if not value:
+    if value is None:
         return None
     return datetime.combine(date.fromisoformat(value), time(), UTC)
 
 
-@router.get("/api/posts")
-async def list_posts(request: Request, since: str | None = None, limit: int = 100) -> Response:
+_LIST_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "`since` is not a date, or `limit` is not between 1 and 500."},
+}
+
+
+@router.get("/api/posts", responses=_LIST_RESPONSES)
+async def list_posts(
+    request: Request,
+    since: Annotated[str | None, Query(description="Only posts from this day on (YYYY-MM-DD).",
+                                       json_schema_extra={"format": "date", "minLength": 10})] = None,
+    limit: Annotated[int, Query(description="How many posts, newest first.",
+                                json_schema_extra={"minimum": 1, "maximum": MAX_POSTS})] = 100,
+) -> Response:
     """Relayed posts, newest first, with their tweets and results; ``since=YYYY-MM-DD`` narrows."""
     if (denied := refused(request)) is not None:
         return denied
@@ -81,7 +92,7 @@ async def list_posts(request: Request, since: str | None = None, limit: int = 10
     return JSONResponse({"posts": [report_dict(r) for r in reports]})
 
 
-@router.get("/api/posts/{post_id}")
+@router.get("/api/posts/{post_id}", responses={404: {"description": "relay has no post with this id."}})
 async def get_post(request: Request, post_id: DatabaseId) -> Response:
     """One post: its tweets and results, X's snapshots, and human clicks per day (30 days)."""
     if (denied := refused(request)) is not None:

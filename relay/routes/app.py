@@ -17,6 +17,7 @@ from relay.metrics.tracking import Tracking
 from relay.routes import api, dashboard, hooks, redirect, republish, websub
 from relay.routes.docs import install_offline_docs
 from relay.routes.limits import BodyLimitMiddleware
+from relay.routes.openapi_doc import install_openapi
 from relay.routes.problems import install_problem_handlers
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ def create_app(runtime: Runtime, *, run_worker: bool = True) -> FastAPI:
 
     app = FastAPI(title="relay", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     install_offline_docs(app)
+    install_openapi(app)
     app.state.runtime = runtime
     app.state.tracking = tracking
     install_problem_handlers(app)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from http import HTTPStatus
 from typing import Annotated, Any
 
@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -69,14 +70,19 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
     detail = exc.detail if isinstance(exc.detail, str) and exc.detail != _phrase(exc.status_code) else None
     if exc.status_code == 404 and detail is None:
         detail = f"there is nothing at {request.url.path}"
-    if exc.status_code == 405 and detail is None:
-        detail = f"{request.method} is not allowed on {request.url.path}"
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        allowed = _allowed_methods(request)
+        if allowed:
+            headers["Allow"] = ", ".join(allowed)
+        if detail is None:
+            detail = f"{request.method} is not allowed on {request.url.path}; use {' or '.join(allowed) or 'another'}"
     extra: dict[str, Any] = {}
     if not isinstance(exc.detail, str):
         extra["errors"] = exc.detail
     if exc.status_code in (204, 304):  # no body allowed
         return Response(status_code=exc.status_code, headers=exc.headers)
-    return problem(exc.status_code, detail=detail, headers=exc.headers, **extra)
+    return problem(exc.status_code, detail=detail, headers=headers, **extra)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> Response:
@@ -93,6 +99,28 @@ async def _validation_error(_request: Request, exc: Exception) -> Response:
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
     log.error("unhandled error", exc_info=exc, extra={"path": request.url.path, "method": request.method})
     return problem(500, detail="relay failed on this request; the details are in relay's log")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path (Starlette's 405 names only the first route's)."""
+    methods: set[str] = set()
+    for route in _routes(request.app.router.routes):
+        match, _ = route.matches({**request.scope, "method": "GET"}) if hasattr(route, "matches") else (None, None)
+        if match is not None and match != Match.NONE and getattr(route, "methods", None):
+            methods |= set(route.methods)
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
+
+
+def _routes(routes: Iterable[Any]) -> Iterator[Any]:
+    """Every route, those of included routers too (FastAPI keeps them behind the router; relay's have no prefix)."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            yield from _routes(included.routes)
+        else:
+            yield route
 
 
 def _phrase(status: int) -> str:

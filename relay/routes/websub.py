@@ -57,7 +57,20 @@ _POST_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("/websub/{feed_id}", responses=_GET_RESPONSES, response_model=None)
+_HUB_PARAMETERS = [
+    {"name": "hub.mode", "in": "query", "required": True,
+     "schema": {"type": "string", "enum": ["subscribe", "unsubscribe", "denied"]}},
+    {"name": "hub.topic", "in": "query", "required": True, "schema": {"type": "string"}},
+    {"name": "hub.challenge", "in": "query", "required": True,
+     "schema": {"type": "string", "minLength": 1, "maxLength": MAX_CHALLENGE}},
+    {"name": "hub.lease_seconds", "in": "query", "required": False, "schema": {"type": "integer"}},
+    {"name": "hub.reason", "in": "query", "required": False, "schema": {"type": "string"}},
+]
+"""What hubs send (WebSub §5.3); read from the query by hand, declared here for the document."""
+
+
+@router.get("/websub/{feed_id}", responses=_GET_RESPONSES, response_model=None,
+            openapi_extra={"parameters": _HUB_PARAMETERS})
 async def verify_intent(feed_id: DatabaseId, request: Request) -> Response:
     """A hub checks that relay really asked to (un)subscribe."""
     runtime: Runtime = request.app.state.runtime
