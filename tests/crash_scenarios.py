@@ -305,7 +305,13 @@ def _settle(emulator: EmulatorServer, plugin: _Plugin | None, port: int, url: st
             return len(store.list_deliveries([SENT])) >= scenario.posts
         # X answers one post at a time: a slow X needs time for what is still queued.
         budget = 240 + scenario.posts * (scenario.x_delay + 0.2) * 1.5
-        wait_for(settled, timeout=budget, what=f"all {scenario.posts} deliveries sent")
+        try:
+            wait_for(settled, timeout=budget, what=f"all {scenario.posts} deliveries sent")
+        except AssertionError as exc:  # say which deliveries are stuck, and why, before giving up
+            stuck = [d for d in store.list_deliveries() if d.status != SENT]
+            details = "; ".join(f"#{d.id} {d.status} {[a['outcome'] for a in store.attempts_for(d.id)]} "
+                                f"{d.last_error}" for d in stuck[:5])
+            raise AssertionError(f"{exc}: {len(stuck)} not sent, e.g. {details}") from None
         time.sleep(max(0.5, scenario.timeline_delay))
     finally:
         store.engine.dispose()
