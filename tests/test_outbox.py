@@ -399,3 +399,17 @@ def test_no_request_to_x_outlives_the_lease_it_was_started_under(emulator: Emula
     with pytest.raises(TransientPublishError, match="did not answer in time"):
         publisher.publish("Un message qui attend trop longtemps")
     assert clock.monotonic() - started < 3.0, "the total deadline, not the 30 s read timeout, ended the wait"
+
+
+def test_one_timeline_read_serves_every_delivery_to_look_for_in_a_round(store: Store, emulator: EmulatorServer) -> None:
+    """X rate-limits timeline reads (900 per 15 minutes) and bills each post they return: ten deliveries
+    whose answers were lost are looked for with one read of the timeline, not ten."""
+    service = service_for(store, emulator)
+    ids = [queue(store, n, now()) for n in range(1, 11)]
+    emulator.inject(status=503, accept_then_fail=True, times=10)  # X posted each, the answers were lost
+    assert sorted(service.publish_due(now(), limit=20).retried) == ids
+    timeline = f"/2/users/{emulator.state.config.user_id}/tweets"
+    before = sum(1 for r in emulator.requests() if r["path"] == timeline)
+    report = service.publish_due(now() + timedelta(hours=1), limit=20)
+    assert sorted(report.sent) == ids and len(emulator.tweets()) == 10, "each found on X, none posted twice"
+    assert sum(1 for r in emulator.requests() if r["path"] == timeline) - before == 1

@@ -99,6 +99,9 @@ class Outbox:
         self.account = account
         self.held_reason: str | None = None
         """Why due posts are waiting (cap, budget, quiet hours), for the health page."""
+        self._timeline: tuple[datetime, Sequence[PostedTweet]] | None = None
+        """The account's tweets read this round and since when: one read serves every delivery to look for
+        (X rate-limits timeline reads, 900 per 15 minutes, and bills each post returned)."""
         self.needs_operator = False
 
     @property
@@ -147,6 +150,7 @@ class Outbox:
         """
         report = PublishReport()
         started = time.monotonic()
+        self._timeline = None
 
         def current() -> datetime:
             return now + timedelta(seconds=time.monotonic() - started)
@@ -265,9 +269,13 @@ class Outbox:
 
         True: found (and marked sent); False: X answered and it is not there; None: X could not be asked.
         """
-        recent = self._recent_posts(since=delivery.created_at - RECONCILE_MARGIN)
-        if recent is None:
-            return None
+        since = delivery.created_at - RECONCILE_MARGIN
+        if self._timeline is None or self._timeline[0] > since:
+            listed = self._recent_posts(since=since)
+            if listed is None:
+                return None
+            self._timeline = (since, listed)
+        recent = self._timeline[1]
         match = self._find(delivery, recent)
         if match is None:
             return False
