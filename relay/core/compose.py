@@ -411,9 +411,8 @@ def _fit(layout: _Layout, draft: _Draft, language: str = "") -> _Draft:
     return replace(draft, title=title)
 
 
-def compose_tweet(post: Post, options: ComposeOptions = DEFAULT_OPTIONS, *, today: date) -> Tweet:
-    """The tweet for ``post``: valid for X, holding the whole link, cut as little as possible."""
-    layout = _layout(options.template)
+def _prepared(post: Post, layout: _Layout, options: ComposeOptions, today: date) -> tuple[_Draft, str]:
+    """Every part of the tweet at full length (before :func:`_fit`), and the text's language."""
     title = clean_title(post.title)
     summary = summary_for(post) if "summary" in layout.fields or not title else ""
     if not title:  # a post without a title is announced by its summary
@@ -430,8 +429,98 @@ def compose_tweet(post: Post, options: ComposeOptions = DEFAULT_OPTIONS, *, toda
         link=tagged_link(post, options, today=today),
     )
     language = guess_language(f"{title}\n{summary}")
-    draft = replace(draft, summary=_source_cut_tidied(draft.summary, function_words(language)))
+    return replace(draft, summary=_source_cut_tidied(draft.summary, function_words(language))), language
+
+
+def compose_tweet(post: Post, options: ComposeOptions = DEFAULT_OPTIONS, *, today: date) -> Tweet:
+    """The tweet for ``post``: valid for X, holding the whole link, cut as little as possible."""
+    layout = _layout(options.template)
+    draft, language = _prepared(post, layout, options, today)
     text = _render(layout, _fit(layout, draft, language).values())
     if not is_valid_tweet(text):
         raise ValueError(f"No valid tweet can carry the link {draft.link!r}: X refuses it even alone")
     return Tweet(text=text, link=draft.link, weighted_length=weighted_length(text))
+
+
+# -- the author's own message ------------------------------------------------------------------
+
+MAX_MESSAGE_CHARS = 1_000
+"""An author's message longer than this is cut here (a tweet shows at most 280 anyway)."""
+
+_MESSAGE_PLACEHOLDER = re.compile(r"\{(" + "|".join(sorted(PLACEHOLDERS)) + r")\}")
+
+
+def message_template(message: str) -> str:
+    """An author's message (from the WordPress editor) as a template this module composes.
+
+    The message is the tweet: its own words are kept as written, braces included. The
+    placeholders of templates fill in (``{title}``, ``{summary}``, ``{hashtags}``,
+    ``{link}``, ``{author}``, ``{site}``), each once: a second ``{title}`` stays as
+    written. Without ``{link}``, the link goes at the end, after a space: a tweet
+    without it would not be what relay is for.
+    """
+    text = unicodedata.normalize("NFC", message[:MAX_MESSAGE_CHARS].replace("\r\n", "\n")).strip()
+    parts: list[str] = []
+    seen: set[str] = set()
+    position = 0
+    for match in _MESSAGE_PLACEHOLDER.finditer(text):
+        parts.append(_literal(text[position : match.start()]))
+        name = match.group(1)
+        parts.append("{" + name + "}" if name not in seen else _literal(match.group()))
+        seen.add(name)
+        position = match.end()
+    parts.append(_literal(text[position:]))
+    template = "".join(parts)
+    if "link" not in seen:
+        template = f"{template} {{link}}" if template else "{link}"
+    return template
+
+
+def _literal(text: str) -> str:
+    return text.replace("{", "{{").replace("}", "}}")
+
+
+def _own_text_fits(message: str) -> bool:
+    try:
+        validate_template(message_template(message))
+    except ValueError:
+        return False
+    return True
+
+
+def fit_message(message: str) -> tuple[str, bool]:
+    """The template of ``message`` whose own words fit a tweet beside the link, and whether they were cut.
+
+    Too long, the message is cut as a summary is (at a word, tidied, marked ``…``);
+    what its placeholders bring is shortened later by :func:`compose_tweet`, in the
+    usual order.
+    """
+    if _own_text_fits(message):
+        return message_template(message), False
+    text = unicodedata.normalize("NFC", message[:MAX_MESSAGE_CHARS].replace("\r\n", "\n")).strip()
+    cut = shorten(text, _own_text_fits, hard_cut=True)
+    return message_template(cut), True
+
+
+@dataclass(frozen=True)
+class ComposedMessage:
+    """A tweet made from an author's message, and what had to give for it to fit."""
+
+    tweet: Tweet
+    cut: bool
+    """Whether anything was shortened or dropped (the message's words or what its placeholders brought)."""
+    uncut_length: int
+    """X's count of the message with every placeholder filled, before any cut."""
+
+
+def compose_message(
+    post: Post, message: str, options: ComposeOptions = DEFAULT_OPTIONS, *, today: date
+) -> ComposedMessage:
+    """The tweet an author's ``message`` makes for ``post``: exactly the message, placeholders filled,
+    with the (tagged) link, shortened only when X would refuse it."""
+    template, own_cut = fit_message(message)
+    tweet = compose_tweet(post, replace(options, template=template), today=today)
+    full_layout = _layout(message_template(message))
+    draft, _ = _prepared(post, full_layout, options, today)
+    uncut = _render(full_layout, draft.values())
+    return ComposedMessage(tweet=tweet, cut=own_cut or tweet.text != uncut, uncut_length=weighted_length(uncut))

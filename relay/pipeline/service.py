@@ -21,6 +21,7 @@ from relay.core.protected import is_protected
 from relay.errors import RelayError
 from relay.pipeline.outbox import LEASE, Outbox, PublishReport
 from relay.store.outbox import DEFAULT_ACCOUNT
+from relay.store.posts import refresh_post
 from relay.store.rows import DeliveryRow, FeedRow, NewPost, TrackedLink
 from relay.store.store import Store
 
@@ -225,10 +226,30 @@ class RelayService:
                                                                    post_it=True)], now)
             return PostDecision("queued" if queued else "duplicate", delivery_ids=queued)
         post_id, known = existing
+        if post != known:
+            # The door that pushed the post speaks for it now (an edited title, a new image):
+            # "Relay again" and later variants are made from the post as it is, not as it was.
+            refresh_post(self.store.engine, post_id, post)
         if on_update == "repost_if_title_changed" and post.title.strip() != known.title.strip():
             delivery_id, _ = self._queue_variant(post_id, post, options, now)
             return PostDecision("queued", post_id=post_id, delivery_ids=[delivery_id])
         return PostDecision("already_known", post_id=post_id)
+
+    def remember_post(self, post: Post, *, source: str, now: datetime) -> PostDecision:
+        """A post its author does not want on X: recorded (so the feed does not post it), never posted.
+
+        Known already (published, unpublished, published again), whatever of it is still
+        queued is withdrawn.
+        """
+        key, url = dedup_key(post), normalise_url(post.url)
+        existing = self.store.find_post(key, url)
+        if existing is not None:
+            skipped = self.store.skip_queued(existing[0], now, reason="the author chose not to share this post")
+            return PostDecision("not_shared", post_id=existing[0], delivery_ids=skipped)
+        item = NewPost(post=post, dedup_key=key, normalized_url=url, source=source, tweet=None)
+        self.store.record_posts(None, [item], now)
+        log.info("post not shared, at its author's choice", extra={"url": post.url})
+        return PostDecision("not_shared")
 
     def withdraw_post(self, post: Post, *, now: datetime) -> PostDecision:
         """The post was trashed or unpublished: skip whatever of it is still queued."""

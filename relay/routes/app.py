@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from relay import __version__
 from relay.metrics.tracking import Tracking
-from relay.routes import api, dashboard, hooks, redirect, republish, websub
+from relay.routes import api, dashboard, hooks, hooks_editor, redirect, republish, websub
 from relay.routes.docs import install_offline_docs
 from relay.routes.limits import BodyLimitMiddleware
 from relay.routes.openapi_doc import install_openapi
@@ -51,6 +51,7 @@ def create_app(runtime: Runtime, *, run_worker: bool = True) -> FastAPI:
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware)
     app.include_router(hooks.router)
+    app.include_router(hooks_editor.router)
     app.include_router(republish.router)
     app.include_router(redirect.router)
     app.include_router(api.router)

@@ -27,6 +27,8 @@ KIB = 1024
 DEFAULT_LIMIT = 64 * KIB
 """Every route not listed in :data:`ROUTE_LIMITS`: forms and JSON commands are a few hundred bytes."""
 ROUTE_LIMITS: tuple[tuple[str, int, str], ...] = (
+    ("/hooks/wordpress/ping", 8 * KIB, "a connection test carries nothing"),
+    ("/hooks/wordpress/status", 8 * KIB, "a status question names one post"),
     ("/hooks/wordpress", 1024 * KIB, "a post event is a few kilobytes"),
     ("/websub/", 10 * 1024 * KIB, "a pushed feed is read like a polled one, up to 10 MB"),
     ("/login", 8 * KIB, "the sign-in form holds only the token"),

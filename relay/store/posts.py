@@ -1,4 +1,4 @@
-"""Serialising posts to the JSON column and back."""
+"""Serialising posts to the JSON column and back, and refreshing a known post's data."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ from dataclasses import asdict, fields
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Engine, update
+
 from relay.core.models import Post
+from relay.store.schema import posts
 
 
 def post_to_json(post: Post) -> dict[str, Any]:
@@ -25,3 +28,9 @@ def post_from_json(data: dict[str, Any]) -> Post:
     if values.get("published_at"):
         values["published_at"] = datetime.fromisoformat(values["published_at"])
     return Post(**values)
+
+
+def refresh_post(engine: Engine, post_id: int, post: Post) -> None:
+    """Replace a known post's data with its current version (same identity, newer words)."""
+    with engine.begin() as conn:
+        conn.execute(update(posts).where(posts.c.id == post_id).values(title=post.title, data=post_to_json(post)))

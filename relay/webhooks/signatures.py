@@ -42,6 +42,14 @@ class SignatureError(Exception):
     """The request is unsigned, forged or stale; the message says which, without secrets."""
 
 
+class SignatureMismatch(SignatureError):
+    """Signed, but with another secret: WordPress and relay do not share the same one."""
+
+
+class StaleTimestamp(SignatureError):
+    """Signed with the right secret, but ``webhook-timestamp`` is too far from relay's clock."""
+
+
 class SecretFormatError(ValueError):
     """A configured secret starts with ``whsec_`` but what follows is not base64."""
 
@@ -137,12 +145,12 @@ def _verify_standard(
     signed = f"{delivery_id}.{raw_timestamp}.".encode() + body
     expected = [hmac.new(key, signed, hashlib.sha256).digest() for key in keys]
     if not _any_match(offered, expected):
-        raise SignatureError(_MISMATCH)
+        raise SignatureMismatch(_MISMATCH)
     timestamp = int(raw_timestamp)
     skew = timestamp - now
     if abs(skew) > tolerance:
         direction = "behind" if skew < 0 else "ahead of"
-        raise SignatureError(
+        raise StaleTimestamp(
             f"webhook-timestamp is {abs(skew):.0f} s {direction} relay's clock (more than {tolerance} s): "
             "a replayed request, or a server clock that needs NTP"
         )
@@ -155,7 +163,7 @@ def _verify_body_hmac(header: str, body: bytes, secrets: Sequence[str]) -> Verif
         raise SignatureError("X-WP-Webhook-Signature is not base64")
     expected = [hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest() for secret in secrets]
     if not _any_match([offered], expected):
-        raise SignatureError(_MISMATCH)
+        raise SignatureMismatch(_MISMATCH)
     return VerifiedDelivery(BODY_HMAC_SCHEME, body_delivery_id(body), None)
 
 

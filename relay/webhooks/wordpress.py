@@ -8,11 +8,12 @@ pushed by WordPress and the same post read from the feed are one post and one tw
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from relay.config.settings import WordPressSettings
+from relay.core.compose import ComposeOptions, fit_message
 from relay.core.identity import dedup_key, normalise_url
 from relay.core.models import Post
 from relay.pipeline.service import RelayService
@@ -27,7 +28,7 @@ class WebhookResult:
     """What one webhook led to, as the 202 body says it."""
 
     outcome: str
-    """``queued``, ``already_known``, ``duplicate``, ``withdrawn``, ``unknown`` or ``ignored``."""
+    """``queued``, ``already_known``, ``duplicate``, ``withdrawn``, ``unknown``, ``not_shared`` or ``ignored``."""
     reason: str = ""
     delivery_ids: list[int] = field(default_factory=list)
 
@@ -68,15 +69,26 @@ def apply_wordpress_event(
         return WebhookResult("ignored", action.reason)
     if action.kind == "withdraw":
         withdrawn = service.withdraw_post(post, now=now)
-        return WebhookResult(withdrawn.outcome, delivery_ids=withdrawn.delivery_ids)
+        return WebhookResult(withdrawn.outcome, action.reason, delivery_ids=withdrawn.delivery_ids)
+    if action.kind == "remember":
+        remembered = service.remember_post(post, source=SOURCE, now=now)
+        return WebhookResult(remembered.outcome, action.reason, delivery_ids=remembered.delivery_ids)
     if action.kind == "ingest_if_known" and not _is_known(service, post):
         return WebhookResult(
             "ignored",
             "an edit of a post relay never saw published (published before relay was set up?): not posted",
         )
-    options = service.options_for(None)
-    decision = service.ingest_post(post, source=SOURCE, options=options, now=now, on_update=on_update)
+    decision = service.ingest_post(post, source=SOURCE, options=options_for_event(service, event), now=now,
+                                   on_update=on_update)
     return WebhookResult(decision.outcome, delivery_ids=decision.delivery_ids)
+
+
+def options_for_event(service: RelayService, event: WordPressEvent) -> ComposeOptions:
+    """The ``[wordpress]`` compose options, with the author's message as the template when there is one."""
+    options = service.options_for(None)
+    if not event.message:
+        return options
+    return replace(options, template=fit_message(event.message)[0])
 
 
 def _is_known(service: RelayService, post: Post) -> bool:

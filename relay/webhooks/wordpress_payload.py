@@ -11,11 +11,18 @@ Pure: no clock, no I/O. Two body shapes are understood:
               "title": {"rendered": ...}, "excerpt": {"rendered": ..., "protected": false},
               "content": {"rendered": ..., "protected": false}, "author_name": ...,
               "category_names": [...], "tag_names": [...],
-              "featured_image": {"url": ..., "alt": ...} | null, "password_protected": false}}
+              "featured_image": {"url": ..., "alt": ...} | null, "password_protected": false},
+     "relay": {"share": true, "message": "New: {title} {link}"}}
 
 That is the WordPress REST API's post object plus resolved names, so a hand-made sender
 can reuse ``/wp/v2/posts/<id>`` output and add ``event``, ``author_name``,
 ``category_names`` and ``featured_image``.
+
+``relay`` (optional) carries the author's choices from the editor: ``share: false`` keeps
+the post off X (relay remembers it, so the feed does not post it either), and a non-empty
+``message`` is the tweet's text, with the template placeholders filled in
+(:func:`relay.core.compose.message_template`). Without it the post is shared with the
+configured template, as before.
 
 **WP Webhooks** (the "WP Webhooks" plugin's ``post_create`` / ``post_update`` triggers)::
 
@@ -38,6 +45,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from relay.core.compose import MAX_MESSAGE_CHARS
 from relay.core.models import Post
 from relay.core.protected import says_protected
 from relay.core.summary import clean_title
@@ -64,13 +72,24 @@ class WordPressEvent:
     password_protected: bool
     post_type: str = RELAYED_POST_TYPE
     shape: Literal["relay-connector", "wp-webhooks"] = "relay-connector"
+    share: bool = True
+    """False when the author switched "Share on X" off in the editor."""
+    message: str = ""
+    """The author's own tweet text (placeholders allowed); empty: the configured template."""
+
+
+NOT_SHARED = "the author chose not to share this post on X"
 
 
 @dataclass(frozen=True)
 class Action:
-    """What relay does with an event: ``ingest``, ``ingest_if_known``, ``withdraw`` or ``ignore``."""
+    """What relay does with an event: ``ingest``, ``ingest_if_known``, ``withdraw``, ``remember`` or ``ignore``.
 
-    kind: Literal["ingest", "ingest_if_known", "withdraw", "ignore"]
+    ``remember``: record the post without posting it (the author opted out), so no other
+    door (the feed) posts it later.
+    """
+
+    kind: Literal["ingest", "ingest_if_known", "withdraw", "remember", "ignore"]
     reason: str = ""
 
 
@@ -107,9 +126,22 @@ def decide(event: WordPressEvent) -> Action:
         return Action("ignore", f"the post is {event.status}, not published")
     if event.password_protected:
         return Action("ignore", "the post is password-protected")
+    if not event.share:
+        # Switched off before publishing: remembered, never posted. Switched off on a later
+        # edit: whatever is still queued is withdrawn. Switched back on after publishing:
+        # an edit never posts (see below); "Relay again" does.
+        return Action("remember" if event.event == "publish" else "withdraw", NOT_SHARED)
     if event.event == "update":
         return Action("ingest_if_known")
     return Action("ingest")
+
+
+def post_reference(data: object) -> Post:
+    """The post a status question names: ``{"post": {"id": 12, "link": "https://..."}}``."""
+    post = data.get("post") if isinstance(data, dict) else None
+    if not isinstance(post, dict):
+        raise PayloadError("the body must be {\"post\": {\"id\": <WordPress post ID>, \"link\": <its address>}}")
+    return Post(url=_url(post.get("link"), "post.link"), wordpress_id=_positive_int(post.get("id"), "post.id"))
 
 
 # -- relay-connector ------------------------------------------------------------------------
@@ -142,10 +174,13 @@ def _parse_relay_connector(data: Mapping[str, Any]) -> WordPressEvent:
     )
     guid = post.get("guid")
     guid_text = _rendered(guid, "post.guid") if isinstance(guid, dict) else _text(guid, "post.guid")
+    share, message = _author_choices(data.get("relay"))
     return WordPressEvent(
         event=event,
         status=status,
         password_protected=protected,
+        share=share,
+        message=message,
         post_type=_text(post.get("type"), "post.type") or RELAYED_POST_TYPE,
         post=Post(
             url=link,
@@ -162,6 +197,19 @@ def _parse_relay_connector(data: Mapping[str, Any]) -> WordPressEvent:
             wordpress_id=wordpress_id,
         ),
     )
+
+
+def _author_choices(value: object) -> tuple[bool, str]:
+    """``relay.share`` and ``relay.message``: absent means shared with the configured template."""
+    if value is None:
+        return True, ""
+    if not isinstance(value, dict):
+        raise PayloadError("\"relay\" must be an object: {\"share\": true|false, \"message\": \"...\"}")
+    share = value.get("share", True)
+    if not isinstance(share, bool):
+        raise PayloadError(f"\"relay.share\" must be true or false; got {_show(share)}")
+    message = _text(value.get("message"), "relay.message")[:MAX_MESSAGE_CHARS]
+    return share, message.strip()
 
 
 def _rendered(value: object, field: str) -> str:
