@@ -182,7 +182,7 @@ def account_lookup(settings: Settings, store: Store) -> Callable[[int | None], s
 
 
 def build_runtime(settings: Settings, *, publisher: Publisher | None = None) -> Runtime:
-    store = Store(make_engine(settings.database.url))
+    store = Store(make_engine(settings.database.url), review=settings.publishing.review)
     publisher = publisher or build_publisher(settings, on_billed=cost_recorder(settings, store, "default"))
     guarded = SafeFetcher(allow_hosts=settings.fetch.allow_hosts)
     images = guarded if settings.fetch.images else None

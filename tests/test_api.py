@@ -136,9 +136,9 @@ def test_titles_are_escaped_and_labels_follow_the_language(client: TestClient) -
     page = client.get("/")
     assert "<script>alert(1)</script>" not in page.text
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in page.text
-    assert "Human clicks" in page.text and "<svg" in page.text
+    assert "Visits from X" in page.text and "<svg" in page.text
     french = client.get("/?lang=fr")
-    assert 'lang="fr"' in french.text and "Clics humains" in french.text
+    assert 'lang="fr"' in french.text and "Visites venues de X" in french.text
     browser = client.get("/", headers={"Accept-Language": "fr-CA,fr;q=0.9,en;q=0.8"})
     assert "Tableau de bord" in browser.text
     english = client.get("/", headers={"Accept-Language": "de-DE,en;q=0.5,fr;q=0.4"})
@@ -185,6 +185,6 @@ def test_the_budget_table_counts_what_x_billed_for_reads(sqlite_url: str) -> Non
     with TestClient(build_app(runtime)) as client:
         page = client.get("/?lang=en", auth=("owner", TOKEN)).text
         french = client.get("/?lang=fr", auth=("owner", TOKEN)).text
-    budget = page.split('class="budget"')[1].split("</table>")[0]
-    assert "of which reads" in budget and "$0.150" in budget and "$0.35" in budget, budget
-    assert "dont lectures" in french
+    budget = page.split('class="stats budget"')[1].split("</dl>")[0]
+    assert "of which reading figures" in budget and "$0.150" in budget and "$0.35" in budget, budget
+    assert "dont lecture des chiffres" in french and "0,150\u00a0$" in french

@@ -38,14 +38,30 @@ TOKEN = "test-token-7f3a"
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
+class StubWorker:
+    """The worker's clock and wake-up call, which the dashboard uses; nothing runs."""
+
+    def __init__(self) -> None:
+        self.woken = 0
+        self.clock: datetime | None = None
+        """A fixed time, or None for the real clock."""
+
+    def now(self) -> datetime:
+        return self.clock or datetime.now(UTC)
+
+    def wake(self) -> None:
+        self.woken += 1
+
+
 @dataclass
 class StubRuntime:
-    """The parts of :class:`relay.wiring.Runtime` the metrics code uses."""
+    """The parts of :class:`relay.wiring.Runtime` the metrics code and the dashboard use."""
 
     settings: Settings
     store: Store
     publisher: Publisher
     service: RelayService = field(init=False)
+    worker: StubWorker = field(default_factory=StubWorker)
 
     def __post_init__(self) -> None:
         self.service = RelayService(self.store, self.publisher)
@@ -59,7 +75,9 @@ def migrated_engine(url: str) -> Engine:
 
 def make_runtime(url: str, *, token: str = TOKEN, publisher: Publisher | None = None, **settings: Any) -> StubRuntime:
     values: dict[str, Any] = {"api": {"token": token}, "database": {"url": url}, **settings}
-    return StubRuntime(Settings.model_validate(values), Store(migrated_engine(url)), publisher or DryRunPublisher())
+    parsed = Settings.model_validate(values)
+    store = Store(migrated_engine(url), review=parsed.publishing.review)
+    return StubRuntime(parsed, store, publisher or DryRunPublisher())
 
 
 def build_app(runtime: StubRuntime, *, flush_interval: float = 0.05, batch_size: int = 256) -> FastAPI:

@@ -179,6 +179,9 @@ class PublishingSettings(_Section):
     lease_seconds: float = Field(default=90, ge=1)
     """How long an instance holds a post it is sending before its request to X starts; the request itself
     is covered by a lease renewed when it starts, longer than the X client's 40 s deadline."""
+    review: bool = False
+    """Review mode: every new tweet waits on the dashboard until the owner approves it (text editable) or
+    skips it; approved ones go through the outbox like any other, within the same limits."""
 
     @field_validator("quiet_hours")
     @classmethod

@@ -39,6 +39,8 @@ class TweetReport:
     dry_run: bool
     sent_at: datetime | None
     link: str
+    text: str
+    """The tweet's text as relay posted it (or will)."""
     tracked_code: str | None
     human_clicks: int
     other_clicks: int
@@ -63,6 +65,8 @@ class PostReport:
     published_at: datetime | None
     first_seen_at: datetime
     tweets: tuple[TweetReport, ...]
+    feed_id: int | None = None
+    """The feed it came from (None: the webhook, a republish by address)."""
 
     @property
     def human_clicks(self) -> int:
@@ -129,6 +133,7 @@ def build_report(
                     row["published_at"],
                     row["first_seen_at"],
                     (),
+                    row["feed_id"],
                 )
             )
         humans, others = totals.get((row["post_id"], row["variant"]), (0, 0))
@@ -156,6 +161,7 @@ def build_report(
             dry_run=bool(row["dry_run"]),
             sent_at=row["sent_at"],
             link=row["link"],
+            text=row["text"],
             tracked_code=row["code"],
             human_clicks=humans,
             other_clicks=others,
@@ -174,6 +180,7 @@ def build_report(
             last.published_at,
             last.first_seen_at,
             (*last.tweets, tweet),
+            last.feed_id,
         )
     return reports
 

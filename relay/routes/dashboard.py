@@ -10,6 +10,15 @@ next to the words they replace.
 Signing in: ``/login`` takes the token and sets an HttpOnly, SameSite=Strict cookie
 holding ``issued.HMAC(token, issued)``, never the token itself; changing the token signs
 everyone out. HTTP Basic auth with the token as the password works too, for scripts.
+
+Review mode (``[publishing] review``): the tweets waiting for approval head the page, each
+in a form to edit, approve or skip it. Those forms carry a CSRF token (an HMAC of the
+session by the API token) besides the SameSite cookie, and a form from another origin is
+refused. The one script, ``/static/review.js``, shows the live count by asking
+``/review/count``, so the browser counts exactly as relay does.
+
+Numbers, amounts and times are written by :mod:`relay.routes.formatting` (Babel), times in
+``[publishing] timezone``, whose name the page shows.
 """
 
 from __future__ import annotations
@@ -28,13 +37,17 @@ from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from relay.core.length import MAX_WEIGHTED_LENGTH
 from relay.metrics.reports import Chart, PostReport, build_report, clicks_chart
+from relay.pipeline import review
+from relay.routes.formatting import Formats
 from relay.routes.guessing import record_failure, too_many
 from relay.store.metrics_store import daily_human_clicks, daily_human_clicks_by_post, spending_by_account
+from relay.store.review import ReviewRow
 from relay.store.rows import DeliveryRow, FeedRow
 
 if TYPE_CHECKING:
@@ -49,6 +62,10 @@ CHART_DAYS = 30
 POSTS_SHOWN = 50
 BUDGET_WARNING = 0.8
 """Share of ``[publishing] monthly_budget_usd`` spent at which the owner is told."""
+MAX_ID = 2**63 - 1
+"""Ids in paths must fit the database's integers (else 422, never a 500)."""
+FORM_LIMIT = 32_768
+"""The most bytes of a review form or count request read (an edited text is capped far below)."""
 PAGE_HEADERS = {
     "content-security-policy": "default-src 'none'; style-src 'self'; img-src 'self' data:; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
@@ -89,8 +106,16 @@ def render(template: str, *, lang: str, **context: Any) -> str:
     return _env.get_template(template).render(lang=lang, t=labels()[lang], other=other, **context)
 
 
-def _page(template: str, lang: str, status: int = 200, **context: Any) -> HTMLResponse:
-    return HTMLResponse(render(template, lang=lang, **context), status_code=status, headers=PAGE_HEADERS)
+DASHBOARD_HEADERS = {
+    **PAGE_HEADERS,
+    "content-security-policy": PAGE_HEADERS["content-security-policy"] + "; script-src 'self'; connect-src 'self'",
+}
+"""The dashboard runs one script, relay's own ``review.js`` (the live count); no other page runs any."""
+
+
+def _page(template: str, lang: str, status: int = 200, *, headers: dict[str, str] = PAGE_HEADERS,
+          **context: Any) -> HTMLResponse:
+    return HTMLResponse(render(template, lang=lang, **context), status_code=status, headers=headers)
 
 
 def pick_language(query: str | None, accept_language: str) -> str:
@@ -148,6 +173,12 @@ class DashboardView:
     feeds_in_trouble: list[FeedRow]
     budgets: list[Budget]
     dry_run: bool
+    waiting: list[ReviewRow]
+    """Tweets waiting for the owner's approval (review mode)."""
+    review_on: bool
+    feed_names: dict[int, str]
+    """Feed id -> the name the owner gave it in the config (else the feed's own title, else its address)."""
+    now: datetime
 
     @property
     def budgets_low(self) -> list[Budget]:
@@ -167,6 +198,7 @@ def dashboard_view(runtime: Runtime, now: datetime) -> DashboardView:
     for account in settings.accounts:
         own = account.monthly_budget_usd
         limits[account.name] = settings.publishing.monthly_budget_usd if own is None else own
+    by_url = {feed.url: feed.name for feed in settings.feeds if feed.name}
     return DashboardView(
         posts=posts,
         overall=clicks_chart(daily_human_clicks(engine, since), now.date(), CHART_DAYS, width=720, height=140),
@@ -178,6 +210,10 @@ def dashboard_view(runtime: Runtime, now: datetime) -> DashboardView:
         feeds_in_trouble=[f for f in feeds if f.status != "active" or f.error_count > 0],
         budgets=[Budget(name, *spending.get(name, (0, 0.0, 0.0)), limit) for name, limit in limits.items()],
         dry_run=runtime.publisher.dry_run,
+        waiting=runtime.store.waiting_for_review(),
+        review_on=settings.publishing.review,
+        feed_names={f.id: by_url.get(f.configured_url) or f.title or f.url for f in feeds},
+        now=now,
     )
 
 
@@ -249,9 +285,19 @@ async def dashboard(request: Request) -> Response:
         return limited
     if not signed_in(request, token):
         return RedirectResponse(f"/login?lang={lang}", status_code=303, headers={"cache-control": "no-store"})
+    notice = request.query_params.get("done")
+    return await _dashboard_page(request, lang, notice=notice if notice in ("approved", "skipped", "gone") else None)
+
+
+async def _dashboard_page(request: Request, lang: str, *, status: int = 200, notice: str | None = None,
+                          refused: dict[int, tuple[str, str]] | None = None) -> HTMLResponse:
+    """The dashboard; ``refused`` maps a waiting tweet to the text the owner sent and why it was refused."""
     runtime: Runtime = request.app.state.runtime
-    view = await asyncio.to_thread(dashboard_view, runtime, datetime.now(UTC))
-    return _page("dashboard.html", lang, view=view)
+    view = await asyncio.to_thread(dashboard_view, runtime, runtime.worker.now())
+    formats = Formats(lang, runtime.settings.publishing.timezone)
+    return _page("dashboard.html", lang, status, headers=DASHBOARD_HEADERS, view=view, fmt=formats,
+                 csrf=csrf_token(request, _token(request)), notice=notice, refused=refused or {},
+                 max_length=MAX_WEIGHTED_LENGTH, max_chars=review.MAX_EDIT_CHARS)
 
 
 @router.get("/login")
@@ -303,4 +349,97 @@ async def static_file(name: str) -> Response:
         resource.read_bytes(),
         media_type=_STATIC_TYPES[name[name.rindex(".") :]],
         headers={"cache-control": "public, max-age=86400", "x-content-type-options": "nosniff"},
+    )
+
+
+# -- review mode ------------------------------------------------------------------------------
+
+
+def csrf_token(request: Request, token: str) -> str:
+    """What the review forms carry: an HMAC, keyed by the API token, of the session they belong to."""
+    session = request.cookies.get(SESSION_COOKIE) or "basic"
+    return hmac.new(token.encode(), f"relay-csrf:{session}".encode(), hashlib.sha256).hexdigest()
+
+
+def _same_origin(request: Request) -> bool:
+    """A browser names the page a form came from; one from another site is refused."""
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return origin is None
+    return origin.partition("://")[2] == request.headers.get("host", "")
+
+
+async def _review_gate(request: Request, given_csrf: str | None) -> Response | None:
+    """None when the request may act on the review queue; else the answer to give instead."""
+    lang = _lang(request)
+    token = _token(request)
+    if not token:
+        return _no_token_page(lang)
+    if (limited := too_many(request)) is not None:
+        return limited
+    if not signed_in(request, token):
+        return RedirectResponse(f"/login?lang={lang}", status_code=303, headers={"cache-control": "no-store"})
+    expected = csrf_token(request, token)
+    if not _same_origin(request) or not given_csrf or not hmac.compare_digest(given_csrf.encode(), expected.encode()):
+        return _page("message.html", lang, 403, title_key="forbidden_title", text_key="forbidden")
+    return None
+
+
+async def _form(request: Request) -> dict[str, str]:
+    body = (await request.body())[:FORM_LIMIT].decode("utf-8", "replace")
+    return {key: values[0] for key, values in parse_qs(body, keep_blank_values=True).items()}
+
+
+def _problem_words(lang: str, check: review.TextCheck) -> str:
+    words: dict[str, str] = labels()[lang]["review_problems"]
+    return words.get(check.problem or "", "").format(length=check.length, limit=check.limit)
+
+
+@router.post("/review/{delivery_id}/approve")
+async def approve_tweet(request: Request, delivery_id: int = Path(ge=1, le=MAX_ID)) -> Response:
+    form = await _form(request)
+    if (refusal := await _review_gate(request, form.get("csrf"))) is not None:
+        return refusal
+    runtime: Runtime = request.app.state.runtime
+    lang = _lang(request)
+    text = form.get("text")
+    checked = await asyncio.to_thread(review.approve, runtime.store, delivery_id, text, runtime.worker.now())
+    if checked.problem == review.GONE:
+        return RedirectResponse(f"/?lang={lang}&done=gone#review", status_code=303)
+    if checked.problem is not None:
+        return await _dashboard_page(request, lang, status=422,
+                                     refused={delivery_id: (text or "", _problem_words(lang, checked))})
+    runtime.worker.wake()
+    return RedirectResponse(f"/?lang={lang}&done=approved#review", status_code=303)
+
+
+@router.post("/review/{delivery_id}/skip")
+async def skip_tweet(request: Request, delivery_id: int = Path(ge=1, le=MAX_ID)) -> Response:
+    form = await _form(request)
+    if (refusal := await _review_gate(request, form.get("csrf"))) is not None:
+        return refusal
+    runtime: Runtime = request.app.state.runtime
+    done = await asyncio.to_thread(review.skip, runtime.store, delivery_id, runtime.worker.now())
+    return RedirectResponse(f"/?lang={_lang(request)}&done={'skipped' if done else 'gone'}#review", status_code=303)
+
+
+@router.post("/review/count")
+async def count_text(request: Request) -> Response:
+    """The live count of ``review.js``: the text weighed as relay weighs it, and what is wrong, in words."""
+    form = await _form(request)
+    if (refusal := await _review_gate(request, form.get("csrf"))) is not None:
+        return refusal
+    link = ""
+    delivery = form.get("delivery", "")
+    if delivery.isascii() and delivery.isdigit() and 1 <= int(delivery) <= MAX_ID:
+        runtime: Runtime = request.app.state.runtime
+        waiting = await asyncio.to_thread(runtime.store.review_row, int(delivery))
+        link = waiting.link if waiting is not None else ""
+    checked = review.check_text(form.get("text", ""), link)
+    lang = _lang(request)
+    return JSONResponse(
+        {"length": checked.length, "limit": checked.limit, "problem": checked.problem,
+         "message": _problem_words(lang, checked), "counter": labels()[lang]["counter"].format(
+             length=Formats(lang).number(checked.length), limit=checked.limit)},
+        headers={"cache-control": "no-store"},
     )

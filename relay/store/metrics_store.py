@@ -251,6 +251,7 @@ def delivered_posts(
                 deliveries.c.variant,
                 deliveries.c.status,
                 deliveries.c.link,
+                deliveries.c.text,
                 deliveries.c.tweet_id,
                 deliveries.c.dry_run,
                 deliveries.c.sent_at,

@@ -1,6 +1,7 @@
 """The outbox's SQL: claiming deliveries under a lease, recording attempts, account state.
 
-A delivery moves ``queued -> sending -> sent | failed | skipped``. ``sending`` carries a
+A delivery moves ``queued -> sending -> sent | failed | skipped`` (in review mode it starts as
+``review`` and becomes ``queued`` or ``skipped`` by the owner's hand). ``sending`` carries a
 lease: while it runs, no other worker touches the row; when it has run out, the worker
 that sent it is presumed dead and the delivery is reconciled against X before any retry.
 """
@@ -19,19 +20,22 @@ from relay.store.rows import DeliveryRow, row_to
 from relay.store.schema import accounts, deliveries, delivery_attempts, x_costs
 
 QUEUED, SENDING, SENT, FAILED, SKIPPED = "queued", "sending", "sent", "failed", "skipped"
-DELIVERY_STATES = (QUEUED, SENDING, SENT, FAILED, SKIPPED)
+REVIEW = "review"
+"""Review mode: the delivery waits for the owner's approval on the dashboard; the outbox never claims it."""
+DELIVERY_STATES = (REVIEW, QUEUED, SENDING, SENT, FAILED, SKIPPED)
 DEFAULT_ACCOUNT = "default"
 
 
 def queued_delivery(
-    post_id: int, variant: int, tweet: Tweet, now: datetime, account: str = DEFAULT_ACCOUNT
+    post_id: int, variant: int, tweet: Tweet, now: datetime, account: str = DEFAULT_ACCOUNT, *,
+    review: bool = False,
 ) -> dict[str, Any]:
-    """Column values of a new delivery, due at once."""
+    """Column values of a new delivery, due at once (or, in review mode, waiting for the owner)."""
     return {
         "account": account,
         "post_id": post_id,
         "variant": variant,
-        "status": QUEUED,
+        "status": REVIEW if review else QUEUED,
         "text": tweet.text,
         "link": tweet.link,
         "weighted_length": tweet.weighted_length,

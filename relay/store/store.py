@@ -17,15 +17,19 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from relay.core.models import Post, Tweet
 from relay.store.links import create_tracked_link, tracked_url
-from relay.store.outbox import QUEUED, SKIPPED, OutboxQueries, aware, queued_delivery
+from relay.store.outbox import QUEUED, REVIEW, SKIPPED, OutboxQueries, aware, queued_delivery
 from relay.store.posts import post_from_json, post_to_json
+from relay.store.review import ReviewQueries
 from relay.store.rows import FeedRow, NewPost, TrackedLink, row_to
 from relay.store.schema import clicks, deliveries, delivery_attempts, feeds, posts
 
 
-class Store(OutboxQueries):
-    def __init__(self, engine: Engine) -> None:
+class Store(OutboxQueries, ReviewQueries):
+    def __init__(self, engine: Engine, *, review: bool = False) -> None:
         self.engine = engine
+        self.review = review
+        """``[publishing] review``: every new delivery waits for the owner's approval instead of being queued.
+        Decided here, where each door's deliveries are written, so no door can go around it."""
 
     # -- feeds ---------------------------------------------------------------------------
 
@@ -142,7 +146,7 @@ class Store(OutboxQueries):
                 if post_id is None or item.tweet is None:
                     continue
                 values = queued_delivery(post_id, 0, _with_tracking(conn, item.tweet, item.tracking, post_id, 0, now),
-                                         now, item.account)
+                                         now, item.account, review=self.review)
                 if item.not_before is not None:
                     values["next_attempt_at"] = item.not_before
                 delivery_id = conn.execute(insert(deliveries).values(**values).returning(deliveries.c.id)).scalar_one()
@@ -168,17 +172,19 @@ class Store(OutboxQueries):
                 select(func.coalesce(func.max(deliveries.c.variant), -1) + 1).where(deliveries.c.post_id == post_id)
             ).scalar_one()
             values = queued_delivery(post_id, variant, _with_tracking(conn, tweet, tracking, post_id, variant, now),
-                                     now, account)
+                                     now, account, review=self.review)
             return int(conn.execute(insert(deliveries).values(**values).returning(deliveries.c.id)).scalar_one())
 
     def skip_queued(self, post_id: int, now: datetime, *, reason: str) -> list[int]:
-        """Mark every still-queued delivery of a post skipped; returns their ids."""
+        """Mark every still-queued (or still waiting for review) delivery of a post skipped; returns their ids."""
         with self.engine.begin() as conn:
             ids = list(conn.execute(
-                select(deliveries.c.id).where(and_(deliveries.c.post_id == post_id, deliveries.c.status == QUEUED))
+                select(deliveries.c.id).where(and_(deliveries.c.post_id == post_id,
+                                                   deliveries.c.status.in_([QUEUED, REVIEW])))
             ).scalars())
             for delivery_id in ids:
-                conn.execute(update(deliveries).where(deliveries.c.id == delivery_id)
+                conn.execute(update(deliveries).where(and_(deliveries.c.id == delivery_id,
+                                                           deliveries.c.status.in_([QUEUED, REVIEW])))
                              .values(status=SKIPPED, updated_at=now, last_error=reason))
                 conn.execute(insert(delivery_attempts).values(delivery_id=delivery_id, at=now, outcome="withdrawn",
                                                               detail=reason))
