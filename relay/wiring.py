@@ -36,6 +36,7 @@ from relay.core.policy import Caps, XPrices
 from relay.core.ports import Publisher
 from relay.metrics.engagement import refresh_engagement
 from relay.pipeline.enrichment import PageEnricher
+from relay.pipeline.parsing import FeedParsers, processes_for
 from relay.pipeline.polling import FeedPlan, FeedPoller
 from relay.pipeline.service import RelayService
 from relay.pipeline.worker import Worker
@@ -74,6 +75,7 @@ class Runtime:
 
     async def aclose(self) -> None:
         await self.http.aclose()
+        self.poller.parsers.close()
         self.store.engine.dispose()
 
 
@@ -197,7 +199,12 @@ def build_runtime(settings: Settings, *, publisher: Publisher | None = None) -> 
     http = make_client(limits)
     poller = FeedPoller(
         service, feed_plans(settings), client=http, limits=limits,
-        concurrency=settings.polling.concurrency, jitter=settings.polling.jitter,
+        concurrency=settings.polling.concurrency, per_host=settings.polling.per_host,
+        parsers=FeedParsers(processes_for(
+            None if settings.polling.parse_processes == "auto" else settings.polling.parse_processes,
+            len(settings.feeds),
+        )),
+        jitter=settings.polling.jitter,
         enricher=PageEnricher(guarded.fetch_page_async) if settings.polling.fetch_pages else None,
         instance=f"{socket.gethostname()}:{os.getpid()}",
         lease=timedelta(seconds=settings.polling.lease_seconds),

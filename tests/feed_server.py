@@ -45,6 +45,8 @@ class Route:
     """Seconds to wait between bytes of the body (a server that drips)."""
     endless: bool = False
     """Send data until the client hangs up (a body with no end)."""
+    gate: threading.Event | None = None
+    """Answer only once this is set (a feed the test holds in flight)."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,9 @@ class FeedServer:
         self._server = _QuietServer((host, 0), _handler_class(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        """The most requests this server was answering at one moment."""
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> FeedServer:
@@ -113,6 +118,7 @@ class FeedServer:
         gzip: bool = False,
         trickle: float | None = None,
         endless: bool = False,
+        gate: threading.Event | None = None,
     ) -> Route:
         """Configure ``path``. ``etag=True`` derives a strong ETag from the body.
 
@@ -137,6 +143,7 @@ class FeedServer:
             gzip=gzip,
             trickle=trickle,
             endless=endless,
+            gate=gate,
         )
         with self._lock:
             self._routes[path] = route
@@ -158,6 +165,15 @@ class FeedServer:
 
     def requests_for(self, path: str) -> list[RecordedRequest]:
         return [request for request in self.requests if request.path == path]
+
+    def _enter(self) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+
+    def _leave(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
 
     def clear_requests(self) -> None:
         with self._lock:
@@ -192,11 +208,20 @@ def _handler_class(server: FeedServer) -> type[BaseHTTPRequestHandler]:
             pass
 
         def _answer(self, *, send_body: bool) -> None:
+            server._enter()
+            try:
+                self._answer_counted(send_body=send_body)
+            finally:
+                server._leave()
+
+        def _answer_counted(self, *, send_body: bool) -> None:
             headers = {name.lower(): value for name, value in self.headers.items()}
             route = server._record(RecordedRequest(self.command, self.path, headers))
             if route is None:
                 self._send_simple(404, b"no route configured for this path")
                 return
+            if route.gate is not None:
+                route.gate.wait(timeout=60)
             if route.status == 200 and _not_modified(route, headers):
                 self.send_response(304)
                 self._send_validators(route)

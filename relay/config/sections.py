@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from datetime import time
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
@@ -142,6 +142,12 @@ class PollingSettings(_Section):
     interval_minutes: float = Field(default=15, gt=0)
     jitter: float = Field(default=0.1, ge=0, le=0.5)
     concurrency: int = Field(default=20, ge=1, le=1000)
+    """Feeds fetched at once. Fetching is mostly waiting on the network, so more is faster, up to what the
+    machine's memory (a body is up to 10 MB) and the database's connections allow."""
+    per_host: int = Field(default=4, ge=1, le=100)
+    """At most this many fetches at once to one web server: many blogs on one host are not hammered."""
+    parse_processes: Annotated[int, Field(ge=0, le=64)] | Literal["auto"] = "auto"
+    """Processes that parse feeds, on every core. "auto": one per core from 50 feeds up, else 0 (a thread)."""
     publish_interval_seconds: float = Field(default=5, gt=0)
     """How often the worker looks at the outbox for posts that are due."""
     max_age_days: float = Field(default=7, gt=0)

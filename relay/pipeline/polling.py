@@ -13,10 +13,10 @@ import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 import httpx
 
-from relay.adapters.feed_parser import parse_feed
 from relay.adapters.http_fetch import FetchLimits, fetch
 from relay.core.compose import ComposeOptions
 from relay.core.flood import FloodRules
@@ -24,6 +24,7 @@ from relay.core.models import FeedDocument, Post
 from relay.core.schedule import next_check_at
 from relay.errors import FeedError, FetchError
 from relay.pipeline.enrichment import PageEnricher
+from relay.pipeline.parsing import FeedParsers
 from relay.pipeline.service import RelayService
 from relay.store.rows import FeedRow
 
@@ -32,6 +33,10 @@ log = logging.getLogger("relay.polling")
 MIN_INTERVAL = timedelta(minutes=1)
 MAX_INTERVAL = timedelta(hours=24)
 BACKOFF_CEILING = timedelta(hours=6)
+DEFAULT_CONCURRENCY = 20
+DEFAULT_PER_HOST = 4
+CHECKS_PER_WRITE = 256
+"""Unchanged feeds' outcomes are written together, this many at a time (and at the end of a round)."""
 FEED_LEASE = timedelta(minutes=5)
 """Longer than any one feed's fetch, parse and page reads; a dead instance's feeds free up after it."""
 
@@ -71,7 +76,9 @@ class FeedPoller:
         *,
         client: httpx.AsyncClient,
         limits: FetchLimits,
-        concurrency: int = 20,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        per_host: int = DEFAULT_PER_HOST,
+        parsers: FeedParsers | None = None,
         jitter: float = 0.1,
         enricher: PageEnricher | None = None,
         on_document: DocumentHook | None = None,
@@ -90,7 +97,10 @@ class FeedPoller:
         self.push_slowdown = push_slowdown
         self.instance = instance
         """Who holds a feed's lease, for the operator reading the feeds table."""
-        self.batch_size = concurrency * 2
+        self.concurrency = concurrency
+        self.per_host = per_host
+        """At most this many fetches at once to one host: many client blogs on one server are not hammered."""
+        self.parsers = parsers or FeedParsers(0)
         self.lease = lease
         self.store = service.store
         self.plans: Mapping[str, FeedPlan] = {plan.url: plan for plan in plans}
@@ -98,12 +108,15 @@ class FeedPoller:
         self.limits = limits
         self.jitter = jitter
         self._slots = asyncio.Semaphore(concurrency)
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._checked: list[tuple[int, dict[str, object]]] = []
 
     async def poll(self, now: datetime, *, only_due: bool = True) -> list[PollOutcome]:
         """Poll every configured feed that is due (or all of them, for ``poll --once``).
 
-        Feeds are claimed in batches under a lease, so instances sharing a database split
-        the work between them and never fetch the same feed at once.
+        A continuous pipeline: feeds are claimed under a lease a few at a time as slots free up,
+        so the round never waits for the slowest feed of a batch, and instances sharing a database
+        split the work between them without fetching the same feed at once.
         """
         rows = await asyncio.to_thread(self.store.sync_feeds, list(self.plans), now)
         candidates = [r for r in rows if r.status == "active" and (not only_due or _is_due(r, now))]
@@ -114,34 +127,67 @@ class FeedPoller:
                 if r.id not in live
                 or _safety_poll_due(r, now, self.plans[r.configured_url].interval, self.push_slowdown)
             ]
-        remaining = [r.id for r in candidates]
+        remaining = _spread_by_host(candidates)
         outcomes: list[PollOutcome] = []
-        while remaining:
-            # Claim from a window of the list, not all of it: the ids travel in the query each time.
-            window = remaining[: self.batch_size * 4]
-            claimed = await asyncio.to_thread(
-                self.store.claim_feeds, window, now, limit=self.batch_size, lease=self.lease,
-                instance=self.instance, only_due=only_due,
-            )
-            if not claimed:  # another instance has this window; move on to the rest
-                remaining = remaining[len(window):]
-                continue
-            taken = {feed.id for feed in claimed}
-            remaining = [feed_id for feed_id in remaining if feed_id not in taken]
-            outcomes += await asyncio.gather(*(self._poll_guarded(feed, now) for feed in claimed))
+        running: set[asyncio.Task[PollOutcome]] = set()
+        try:
+            while remaining or running:
+                # Keep about two feeds claimed per fetch slot: a slot that frees up finds work at once, and
+                # no feed sits leased long before it is fetched. The list alternates hosts, so a host's
+                # limit holds back few of them.
+                if remaining and len(running) < 2 * self.concurrency:
+                    want = 2 * self.concurrency - len(running)
+                    window = remaining[:want]  # exactly these: the list's order spreads hosts, keep it
+                    claimed = await asyncio.to_thread(
+                        self.store.claim_feeds, window, now, limit=want, lease=self.lease,
+                        instance=self.instance, only_due=only_due,
+                    )
+                    # What was not claimed in the window is another instance's (or no longer due): move on.
+                    remaining = remaining[len(window):]
+                    running |= {asyncio.create_task(self._poll_guarded(feed, now)) for feed in claimed}
+                    if remaining and len(claimed) < want:
+                        continue  # that window was short (another instance has part of it): the next one
+                if not running:
+                    continue
+                done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                outcomes += [task.result() for task in done]
+                if len(self._checked) >= CHECKS_PER_WRITE:
+                    await self._record_checks()
+        finally:
+            for task in running:
+                task.cancel()
+            await self._record_checks()
         return outcomes
 
+    async def _record_checks(self) -> None:
+        """Write the unchanged feeds' outcomes gathered so far, in one transaction."""
+        checks, self._checked = self._checked, []
+        if checks:
+            await asyncio.to_thread(self.store.record_feed_checks, checks)
+
+    def _host_slots(self, url: str) -> asyncio.Semaphore:
+        host = (urlsplit(url).hostname or "").lower()
+        if (slots := self._hosts.get(host)) is None:
+            slots = self._hosts[host] = asyncio.Semaphore(self.per_host)
+        return slots
+
     async def _poll_guarded(self, feed: FeedRow, now: datetime) -> PollOutcome:
-        async with self._slots:
-            try:
-                return await self._poll_one(feed, now)
-            except FetchError as exc:
-                return await self._record_error(feed, now, str(exc), status=exc.status, retry_after=exc.retry_after)
-            except FeedError as exc:
-                return await self._record_error(feed, now, str(exc))
-            except Exception as exc:  # one broken feed must never stop the others
-                log.exception("unexpected error while polling", extra={"feed": feed.url})
-                return await self._record_error(feed, now, f"unexpected error: {type(exc).__name__}: {exc}")
+        host = self._host_slots(feed.url)
+        await host.acquire()
+        try:
+            async with self._slots:
+                try:
+                    return await self._poll_one(feed, now)
+                except FetchError as exc:
+                    return await self._record_error(feed, now, str(exc), status=exc.status,
+                                                    retry_after=exc.retry_after)
+                except FeedError as exc:
+                    return await self._record_error(feed, now, str(exc))
+                except Exception as exc:  # one broken feed must never stop the others
+                    log.exception("unexpected error while polling", extra={"feed": feed.url})
+                    return await self._record_error(feed, now, f"unexpected error: {type(exc).__name__}: {exc}")
+        finally:
+            host.release()
 
     async def _poll_one(self, feed: FeedRow, now: datetime) -> PollOutcome:
         plan = self.plans[feed.configured_url]
@@ -160,7 +206,8 @@ class FeedPoller:
             log.info("feed moved permanently", extra={"feed": feed.url, "new_url": result.permanent_url})
             changes["url"] = result.permanent_url
         if result.not_modified or result.body is None or result.content_hash == feed.content_hash:
-            await asyncio.to_thread(self.store.update_feed, feed.id, **changes)
+            # Written with the round's other unchanged feeds; lost in a crash, the feed is only checked again.
+            self._checked.append((feed.id, changes))
             return PollOutcome(feed.url, not_modified=True)
         changes["content_hash"] = result.content_hash
         outcome = await self._process(feed, plan, result.body, url=result.final_url, headers=result.headers,
@@ -180,8 +227,8 @@ class FeedPoller:
         changes: dict[str, object],
     ) -> PollOutcome:
         """Parse, triage, read the pages of what will be tweeted, record; then the hooks."""
-        # Parsing is CPU work (seconds for a hostile feed): keep it off the event loop.
-        document = await asyncio.to_thread(parse_feed, body, url=url, headers=headers)
+        # Parsing is CPU work (seconds for a hostile feed): off the event loop, on every core.
+        document = await self.parsers.parse(body, url=url, headers=headers)
         if document.title:
             changes["title"] = document.title
         triaged = await asyncio.to_thread(
@@ -250,6 +297,21 @@ class FeedPoller:
             max_interval=MAX_INTERVAL,
             backoff_ceiling=BACKOFF_CEILING,
         )
+
+
+def _spread_by_host(candidates: Sequence[FeedRow]) -> list[int]:
+    """Feed ids with their hosts taking turns: a window of the list then reaches many hosts at once.
+
+    An agency's blogs often share a server; claimed together, they would queue behind its
+    per-host limit while other hosts' feeds waited unclaimed.
+    """
+    seen: dict[str, int] = {}
+    turns: list[tuple[int, int, int]] = []
+    for position, feed in enumerate(candidates):
+        host = (urlsplit(feed.url).hostname or "").lower()
+        turn = seen[host] = seen.get(host, -1) + 1
+        turns.append((turn, position, feed.id))
+    return [feed_id for _, _, feed_id in sorted(turns)]
 
 
 def _safety_poll_due(feed: FeedRow, now: datetime, interval: timedelta, slowdown: float) -> bool:

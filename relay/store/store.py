@@ -8,11 +8,11 @@ processes racing on the same post still record it once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, case, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from relay.core.models import Post, Tweet
@@ -68,20 +68,38 @@ class Store(OutboxQueries, ReviewQueries):
         wanted = and_(feeds.c.id.in_(list(feed_ids)), feeds.c.status == "active", free)
         if only_due:
             wanted = and_(wanted, or_(feeds.c.next_check_at.is_(None), feeds.c.next_check_at <= now))
-        query = select(feeds.c.id).where(wanted).order_by(feeds.c.next_check_at, feeds.c.id).limit(limit)
-        claimed: list[FeedRow] = []
+        chosen = select(feeds.c.id).where(wanted).order_by(feeds.c.next_check_at, feeds.c.id).limit(limit)
         with self.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            for feed_id in conn.execute(query).scalars().all():
-                won = conn.execute(
-                    update(feeds).where(and_(feeds.c.id == feed_id, free))
-                    .values(lease_until=now + lease, claimed_by=instance)
-                ).rowcount
-                if won:
-                    row = conn.execute(select(feeds).where(feeds.c.id == feed_id)).one()
-                    claimed.append(row_to(FeedRow, row._mapping))
-        return claimed
+                chosen = chosen.with_for_update(skip_locked=True)
+            # One statement: choose, lease and read back. SQLite runs it under its write lock; PostgreSQL skips
+            # the rows another instance is claiming at this moment, and ``free`` is checked again on update.
+            claim = (
+                update(feeds).where(and_(feeds.c.id.in_(chosen.scalar_subquery()), free))
+                .values(lease_until=now + lease, claimed_by=instance).returning(*feeds.c)
+            )
+            rows = conn.execute(claim).all()
+        return [row_to(FeedRow, row._mapping) for row in rows]
+
+    def record_feed_checks(self, checks: Sequence[tuple[int, Mapping[str, Any]]]) -> None:
+        """Record many feeds' fetch outcomes in one transaction, one statement per shape of change.
+
+        A round of thousands of feeds is mostly 304s, each changing the same columns: written one
+        transaction each, the database's commits cost more than the checks themselves.
+        """
+        if not checks:
+            return
+        shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for feed_id, values in checks:
+            columns = tuple(sorted(values))
+            shapes.setdefault(columns, []).append({"b_id": feed_id, **{f"b_{c}": values[c] for c in columns}})
+        with self.engine.begin() as conn:
+            for columns, rows in shapes.items():
+                statement = (
+                    update(feeds).where(feeds.c.id == bindparam("b_id"))
+                    .values({column: bindparam(f"b_{column}") for column in columns})
+                )
+                conn.execute(statement, rows)
 
     def release_feed_leases(self) -> int:
         """Free every feed lease: only for a sole process starting up, whose predecessor held them and died."""
