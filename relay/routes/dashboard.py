@@ -109,8 +109,11 @@ def render(template: str, *, lang: str, **context: Any) -> str:
 DASHBOARD_HEADERS = {
     **PAGE_HEADERS,
     "content-security-policy": PAGE_HEADERS["content-security-policy"] + "; script-src 'self'; connect-src 'self'",
+    "referrer-policy": "same-origin",
 }
-"""The dashboard runs one script, relay's own ``review.js`` (the live count); no other page runs any."""
+"""The dashboard runs one script, relay's own ``review.js`` (the live count); no other page runs any.
+``same-origin``: links out still carry no referrer, and the review forms carry their ``Origin`` (under
+``no-referrer`` a browser sends ``Origin: null``, which the forms refuse)."""
 
 
 def _page(template: str, lang: str, status: int = 200, *, headers: dict[str, str] = PAGE_HEADERS,
