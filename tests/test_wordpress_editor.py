@@ -219,3 +219,12 @@ def test_the_status_links_to_the_tweet_on_x(tmp_path: Path, emulator: EmulatorSe
         assert other.json() == {"known": True, "status": "not_shared", "human_clicks": 0, "tweets": 0}
         assert signed(relay, "/hooks/wordpress/status", {"post": {"id": 0}}).status_code == 422
         assert signed(relay, "/hooks/wordpress/status", ask, secret="z" * 32).status_code == 401
+
+
+def test_a_long_message_fits_beside_a_link_x_weighs_in_full() -> None:
+    """An address X does not see as a link (an IP and port, a made-up domain) weighs its length: before,
+    the message was fitted beside a 23-character link and composing it then failed."""
+    post = Post(url="http://127.0.0.1:8123/2026/11/la-fougasse-aux-olives/", title="La fougasse")
+    composed = compose_message(post, "Du bon pain chaud, croustillant et doré ! " * 12, today=TODAY)
+    assert composed.cut and weighted_length(composed.tweet.text) <= 280
+    assert composed.tweet.text.endswith(composed.tweet.link)

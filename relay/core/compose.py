@@ -480,25 +480,27 @@ def _literal(text: str) -> str:
     return text.replace("{", "{{").replace("}", "}}")
 
 
-def _own_text_fits(message: str) -> bool:
+def _own_text_fits(message: str, link: str) -> bool:
+    template = message_template(message)
     try:
-        validate_template(message_template(message))
+        layout = _layout(template)
     except ValueError:
         return False
-    return True
+    return is_valid_tweet(_render(layout, {"link": link}))
 
 
-def fit_message(message: str) -> tuple[str, bool]:
-    """The template of ``message`` whose own words fit a tweet beside the link, and whether they were cut.
+def fit_message(message: str, link: str = _SAMPLE_LINK) -> tuple[str, bool]:
+    """The template of ``message`` whose own words fit a tweet beside ``link``, and whether they were cut.
 
     Too long, the message is cut as a summary is (at a word, tidied, marked ``…``);
     what its placeholders bring is shortened later by :func:`compose_tweet`, in the
-    usual order.
+    usual order. ``link`` is the link the tweet will carry (X weighs a real address 23;
+    an address it does not recognise weighs its length).
     """
-    if _own_text_fits(message):
+    if _own_text_fits(message, link):
         return message_template(message), False
     text = unicodedata.normalize("NFC", message[:MAX_MESSAGE_CHARS].replace("\r\n", "\n")).strip()
-    cut = shorten(text, _own_text_fits, hard_cut=True)
+    cut = shorten(text, lambda candidate: _own_text_fits(candidate, link), hard_cut=True)
     return message_template(cut), True
 
 
@@ -518,7 +520,7 @@ def compose_message(
 ) -> ComposedMessage:
     """The tweet an author's ``message`` makes for ``post``: exactly the message, placeholders filled,
     with the (tagged) link, shortened only when X would refuse it."""
-    template, own_cut = fit_message(message)
+    template, own_cut = fit_message(message, tagged_link(post, options, today=today))
     tweet = compose_tweet(post, replace(options, template=template), today=today)
     full_layout = _layout(message_template(message))
     draft, _ = _prepared(post, full_layout, options, today)

@@ -94,7 +94,10 @@ async def wordpress_preview(request: Request) -> Response:
         return refused.response
     except PayloadError as exc:
         return problem(422, "Not a WordPress post event", str(exc))
-    body = await asyncio.to_thread(preview, runtime.service, event, now=runtime.worker.now())
+    try:
+        body = await asyncio.to_thread(preview, runtime.service, event, now=runtime.worker.now())
+    except ValueError as exc:  # no tweet can carry the post's link at all
+        return problem(422, "No tweet possible", str(exc))
     return JSONResponse(body)
 
 

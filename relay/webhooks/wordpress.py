@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from relay.config.settings import WordPressSettings
-from relay.core.compose import ComposeOptions, fit_message
+from relay.core.compose import ComposeOptions, fit_message, tagged_link
 from relay.core.identity import dedup_key, normalise_url
 from relay.core.models import Post
 from relay.pipeline.service import RelayService
@@ -78,17 +78,18 @@ def apply_wordpress_event(
             "ignored",
             "an edit of a post relay never saw published (published before relay was set up?): not posted",
         )
-    decision = service.ingest_post(post, source=SOURCE, options=options_for_event(service, event), now=now,
+    decision = service.ingest_post(post, source=SOURCE, options=options_for_event(service, event, now=now), now=now,
                                    on_update=on_update)
     return WebhookResult(decision.outcome, delivery_ids=decision.delivery_ids)
 
 
-def options_for_event(service: RelayService, event: WordPressEvent) -> ComposeOptions:
+def options_for_event(service: RelayService, event: WordPressEvent, *, now: datetime) -> ComposeOptions:
     """The ``[wordpress]`` compose options, with the author's message as the template when there is one."""
     options = service.options_for(None)
     if not event.message:
         return options
-    return replace(options, template=fit_message(event.message)[0])
+    link = tagged_link(event.post, options, today=now.date())
+    return replace(options, template=fit_message(event.message, link)[0])
 
 
 def _is_known(service: RelayService, post: Post) -> bool:

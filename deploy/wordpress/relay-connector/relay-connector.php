@@ -1,13 +1,14 @@
 <?php
 /**
  * Plugin Name:       Relay Connector
- * Description:       Tells your relay server the moment a post is published, so it is posted to X at once (signed webhook, retried when relay is unreachable), and adds a "Relay again" action to the posts list.
+ * Description:       Shares each new post on X through your relay service, the moment it is published. Choose and preview the message in the editor, test the connection in Settings → Relay, post again from the posts list.
  * Version:           0.1.0
  * Requires at least: 6.1
- * Requires PHP:      8.2
+ * Requires PHP:      8.0
  * Author:            relay
  * License:           MIT
  * Text Domain:       relay-connector
+ * Domain Path:       /languages
  *
  * @package RelayConnector
  */
@@ -24,6 +25,20 @@ require_once __DIR__ . '/includes/settings.php';
 require_once __DIR__ . '/includes/webhook.php';
 require_once __DIR__ . '/includes/deliveries.php';
 require_once __DIR__ . '/includes/republish.php';
+require_once __DIR__ . '/includes/connection.php';
+require_once __DIR__ . '/includes/editor.php';
+
+/**
+ * The plugin's words in the site's (or the user's) language: languages/relay-connector-<locale>.mo.
+ */
+function load_translations(): void {
+	load_plugin_textdomain( 'relay-connector', false, dirname( plugin_basename( __FILE__ ) ) . '/languages' );
+}
+
+add_action( 'init', __NAMESPACE__ . '\load_translations', 1 );
+add_action( 'init', __NAMESPACE__ . '\register_meta' );
+add_action( 'rest_api_init', __NAMESPACE__ . '\register_rest_routes' );
+add_action( 'save_post_post', __NAMESPACE__ . '\save_meta_box', 5 );
 
 // wp_after_insert_post fires once the post, its terms and its featured image are saved
 // (publish_post fires earlier in the block editor, and again on every edit).
@@ -38,6 +53,9 @@ if ( is_admin() ) {
 	add_action( 'admin_notices', __NAMESPACE__ . '\show_republish_result' );
 	add_action( 'admin_post_relay_connector_dismiss', __NAMESPACE__ . '\dismiss_delivery_failures' );
 	add_action( 'admin_post_relay_connector_republish', __NAMESPACE__ . '\handle_republish' );
+	add_action( 'admin_post_relay_connector_test', __NAMESPACE__ . '\handle_connection_test' );
+	add_action( 'add_meta_boxes_post', __NAMESPACE__ . '\add_meta_box' );
+	add_action( 'enqueue_block_editor_assets', __NAMESPACE__ . '\enqueue_block_editor_assets' );
 	add_filter( 'post_row_actions', __NAMESPACE__ . '\add_relay_again_action', 10, 2 );
 	add_filter( 'plugin_action_links_' . plugin_basename( __FILE__ ), __NAMESPACE__ . '\add_settings_link' );
 }

@@ -135,7 +135,7 @@ function show_delivery_failures(): void {
 	$dismiss = wp_nonce_url( admin_url( 'admin-post.php?action=relay_connector_dismiss' ), 'relay_connector_dismiss' );
 	printf(
 		'</ul><p>%1$s <a href="%2$s">%3$s</a> · <a href="%4$s">%5$s</a></p></div>',
-		esc_html__( 'Check the relay address and secret, then use "Relay again" in the posts list.', 'relay-connector' ),
+		esc_html__( 'Check relay’s address and the secret key (Settings → Relay → Test the connection), then use “Relay again” in the posts list.', 'relay-connector' ),
 		esc_url( admin_url( 'options-general.php?page=' . PAGE_SLUG ) ),
 		esc_html__( 'Settings', 'relay-connector' ),
 		esc_url( $dismiss ),

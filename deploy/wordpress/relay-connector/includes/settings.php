@@ -1,6 +1,7 @@
 <?php
 /**
- * Settings → Relay: the relay address, the webhook secret and the API token.
+ * Settings → Relay: relay's address, the secret key shared with relay, the key for
+ * "Relay again", whether posts are shared on X by default, and "Test the connection".
  *
  * Secrets are never printed back into the page: a saved secret shows as a masked
  * placeholder, and leaving the field empty keeps it.
@@ -20,15 +21,16 @@ const PAGE_SLUG = 'relay-connector';
 /**
  * The saved settings, with defaults.
  *
- * @return array{relay_url: string, secret: string, api_token: string}
+ * @return array{relay_url: string, secret: string, api_token: string, share_default: bool}
  */
 function settings(): array {
 	$saved = get_option( OPTION, array() );
 	$saved = is_array( $saved ) ? $saved : array();
 	return array(
-		'relay_url' => (string) ( $saved['relay_url'] ?? '' ),
-		'secret'    => (string) ( $saved['secret'] ?? '' ),
-		'api_token' => (string) ( $saved['api_token'] ?? '' ),
+		'relay_url'     => (string) ( $saved['relay_url'] ?? '' ),
+		'secret'        => (string) ( $saved['secret'] ?? '' ),
+		'api_token'     => (string) ( $saved['api_token'] ?? '' ),
+		'share_default' => (bool) ( $saved['share_default'] ?? true ),
 	);
 }
 
@@ -55,7 +57,7 @@ function signing_key( string $secret ): ?string {
 
 function add_settings_page(): void {
 	add_options_page(
-		__( 'Relay', 'relay-connector' ),
+		__( 'Relay to X', 'relay-connector' ),
 		__( 'Relay', 'relay-connector' ),
 		'manage_options',
 		PAGE_SLUG,
@@ -81,12 +83,17 @@ function register_settings(): void {
 	);
 	add_settings_section( 'relay_connector_main', '', '__return_null', PAGE_SLUG );
 	add_settings_field( 'relay_url', __( 'Relay address', 'relay-connector' ), __NAMESPACE__ . '\render_url_field', PAGE_SLUG, 'relay_connector_main', array( 'label_for' => 'relay_connector_relay_url' ) );
-	add_settings_field( 'secret', __( 'Webhook secret', 'relay-connector' ), __NAMESPACE__ . '\render_secret_field', PAGE_SLUG, 'relay_connector_main', array( 'label_for' => 'relay_connector_secret' ) );
-	add_settings_field( 'api_token', __( 'API token', 'relay-connector' ), __NAMESPACE__ . '\render_token_field', PAGE_SLUG, 'relay_connector_main', array( 'label_for' => 'relay_connector_api_token' ) );
+	add_settings_field( 'secret', __( 'Secret key', 'relay-connector' ), __NAMESPACE__ . '\render_secret_field', PAGE_SLUG, 'relay_connector_main', array( 'label_for' => 'relay_connector_secret' ) );
+	add_settings_field( 'share_default', __( 'New posts', 'relay-connector' ), __NAMESPACE__ . '\render_share_field', PAGE_SLUG, 'relay_connector_main', array( 'label_for' => 'relay_connector_share_default' ) );
+	add_settings_field( 'api_token', __( 'Key for “Relay again”', 'relay-connector' ), __NAMESPACE__ . '\render_token_field', PAGE_SLUG, 'relay_connector_main', array( 'label_for' => 'relay_connector_api_token' ) );
 }
 
 /**
  * Validate what the form sent; an empty secret field keeps the saved secret.
+ *
+ * An address typed without http:// or https:// is refused rather than guessed: WordPress
+ * would make it http://, and a relay reached over plain http sends the secret's
+ * signatures in clear, or is not reached at all.
  *
  * @param mixed $input The submitted values.
  */
@@ -96,9 +103,19 @@ function sanitize_settings( $input ): array {
 
 	$url = trim( (string) ( $input['relay_url'] ?? '' ) );
 	if ( '' !== $url ) {
-		$url = untrailingslashit( esc_url_raw( $url, array( 'http', 'https' ) ) );
+		$typed = $url;
+		$url   = preg_match( '#^https?://[^/\s]#i', $url ) ? untrailingslashit( esc_url_raw( $url, array( 'http', 'https' ) ) ) : '';
 		if ( '' === $url ) {
-			add_settings_error( OPTION, 'relay_url', __( 'The relay address must start with http:// or https://, for example https://relay.example.com', 'relay-connector' ) );
+			add_settings_error(
+				OPTION,
+				'relay_url',
+				sprintf(
+					/* translators: 1: the address as typed, 2: the same address with https:// in front */
+					__( 'The address “%1$s” was not saved: type it in full, starting with https:// (for example %2$s).', 'relay-connector' ),
+					$typed,
+					'https://' . preg_replace( '#^(?:[a-z][a-z0-9+.-]*:)?/*#i', '', $typed )
+				)
+			);
 			$url = $current['relay_url'];
 		}
 	}
@@ -107,7 +124,7 @@ function sanitize_settings( $input ): array {
 	if ( '' === $secret ) {
 		$secret = $current['secret'];
 	} elseif ( null === signing_key( $secret ) ) {
-		add_settings_error( OPTION, 'secret', __( 'The secret starts with whsec_ but the rest is not base64. Paste the whole value from relay, or use any long random string without the whsec_ prefix.', 'relay-connector' ) );
+		add_settings_error( OPTION, 'secret', __( 'This secret key was not saved: it starts with whsec_ but the rest is damaged. Copy the whole key again.', 'relay-connector' ) );
 		$secret = $current['secret'];
 	}
 
@@ -120,9 +137,10 @@ function sanitize_settings( $input ): array {
 	}
 
 	return array(
-		'relay_url' => $url,
-		'secret'    => $secret,
-		'api_token' => $token,
+		'relay_url'     => $url,
+		'secret'        => $secret,
+		'api_token'     => $token,
+		'share_default' => array_key_exists( 'share_default', $input ) ? ! empty( $input['share_default'] ) : $current['share_default'],
 	);
 }
 
@@ -132,7 +150,7 @@ function render_url_field(): void {
 		. '<p class="description">%3$s</p>',
 		esc_attr( OPTION ),
 		esc_attr( settings()['relay_url'] ),
-		esc_html__( 'Where relay runs. Posts are sent to this address followed by /hooks/wordpress.', 'relay-connector' )
+		esc_html__( 'The web address of your relay service, as given by whoever set it up. It starts with https://.', 'relay-connector' )
 	);
 }
 
@@ -144,13 +162,25 @@ function render_secret_field(): void {
 		esc_attr( $saved ? __( '•••••••• saved; leave empty to keep it', 'relay-connector' ) : 'whsec_…' )
 	);
 	echo '<p class="description">';
-	esc_html_e( 'The same value as [wordpress] secret in relay\'s configuration (or RELAY_WORDPRESS_SECRET).', 'relay-connector' );
+	esc_html_e( 'A password shared by your site and relay, so relay knows the posts really come from you. The same key must be entered in both places.', 'relay-connector' );
 	if ( ! $saved ) {
 		echo ' ';
-		esc_html_e( 'A new random secret you can use in both places:', 'relay-connector' );
+		esc_html_e( 'Here is a new one you can use:', 'relay-connector' );
 		echo ' <code>' . esc_html( 'whsec_' . base64_encode( random_bytes( 32 ) ) ) . '</code>';
 	}
-	echo '</p>';
+	echo '</p><p class="description"><small>';
+	esc_html_e( 'For whoever runs relay: this is [wordpress] secret in relay\'s configuration, or RELAY_WORDPRESS_SECRET.', 'relay-connector' );
+	echo '</small></p>';
+}
+
+function render_share_field(): void {
+	printf(
+		'<input type="hidden" name="%1$s[share_default]" value="0" /><label><input type="checkbox" id="relay_connector_share_default" name="%1$s[share_default]" value="1" %2$s /> %3$s</label><p class="description">%4$s</p>',
+		esc_attr( OPTION ),
+		checked( settings()['share_default'], true, false ),
+		esc_html__( 'Share new posts on X', 'relay-connector' ),
+		esc_html__( 'You can still decide for each post, and write its message, in the editor.', 'relay-connector' )
+	);
 }
 
 function render_token_field(): void {
@@ -161,13 +191,15 @@ function render_token_field(): void {
 		esc_attr( $saved ? __( '•••••••• saved; leave empty to keep it', 'relay-connector' ) : '' )
 	);
 	echo '<p class="description">';
-	esc_html_e( 'Optional: relay\'s [api] token, for the "Relay again" action in the posts list.', 'relay-connector' );
-	echo '</p>';
+	esc_html_e( 'Optional. Lets you post an article to X once more from the list of posts (“Relay again”).', 'relay-connector' );
+	echo '</p><p class="description"><small>';
+	esc_html_e( 'For whoever runs relay: this is relay\'s [api] token.', 'relay-connector' );
+	echo '</small></p>';
 	if ( $saved ) {
 		printf(
 			'<label><input type="checkbox" name="%1$s[forget_api_token]" value="1" /> %2$s</label>',
 			esc_attr( OPTION ),
-			esc_html__( 'Forget the saved token', 'relay-connector' )
+			esc_html__( 'Forget the saved key', 'relay-connector' )
 		);
 	}
 }
@@ -176,13 +208,23 @@ function render_settings_page(): void {
 	if ( ! current_user_can( 'manage_options' ) ) {
 		return;
 	}
-	echo '<div class="wrap"><h1>' . esc_html__( 'Relay', 'relay-connector' ) . '</h1>';
-	echo '<p>' . esc_html__( 'Each time a post is published, WordPress tells relay at once, with a signed request; relay posts it to X. Edits, drafts, private and password-protected posts are not posted.', 'relay-connector' ) . '</p>';
+	echo '<div class="wrap"><h1>' . esc_html__( 'Relay to X', 'relay-connector' ) . '</h1>';
+	echo '<p>' . esc_html__( 'Each time you publish a post, your site tells relay at once, and relay shares it on X. Drafts, private posts, posts with a password and edits are not shared.', 'relay-connector' ) . '</p>';
+	show_connection_result();
 	echo '<form action="options.php" method="post">';
 	settings_fields( PAGE_SLUG );
 	do_settings_sections( PAGE_SLUG );
 	submit_button();
-	echo '</form></div>';
+	echo '</form>';
+	echo '<h2>' . esc_html__( 'Is everything working?', 'relay-connector' ) . '</h2>';
+	echo '<p>' . esc_html__( 'Save first, then check that relay answers and recognises the secret key.', 'relay-connector' ) . '</p>';
+	printf(
+		'<form action="%1$s" method="post"><input type="hidden" name="action" value="relay_connector_test" />%2$s<button type="submit" class="button button-secondary" id="relay-connector-test">%3$s</button></form>',
+		esc_url( admin_url( 'admin-post.php' ) ),
+		wp_nonce_field( 'relay_connector_test', '_wpnonce', true, false ),
+		esc_html__( 'Test the connection', 'relay-connector' )
+	);
+	echo '</div>';
 }
 
 function on_deactivate(): void {

@@ -3,7 +3,8 @@
  * What is sent, when, and how it is signed.
  *
  * The body is the WordPress REST post object plus names (author, categories, tags,
- * featured image) and an "event". It is signed the Standard Webhooks way
+ * featured image), an "event", and "relay": the author's choices from the editor ("share"
+ * and "message", see editor.php). It is signed the Standard Webhooks way
  * (standardwebhooks.com): HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<body>".
  *
  * @package RelayConnector
@@ -122,6 +123,7 @@ function build_payload( \WP_Post $post, string $event ): array {
 			'featured_image'     => featured_image( $post ),
 			'password_protected' => $protected,
 		),
+		'relay' => author_choices( $post ),
 	);
 }
 
@@ -184,7 +186,7 @@ function send_webhook( string $id, string $body ): array {
 	$s   = settings();
 	$key = signing_key( $s['secret'] );
 	if ( null === $key || '' === $s['relay_url'] ) {
-		return result( false, false, 0, __( 'Relay Connector is not configured: set the relay address and the webhook secret under Settings → Relay.', 'relay-connector' ) );
+		return result( false, false, 0, __( 'Relay Connector is not set up yet: enter relay’s address and the secret key under Settings → Relay.', 'relay-connector' ) );
 	}
 	$timestamp = time();
 	$response  = wp_remote_post(
