@@ -29,8 +29,9 @@ LINK = "https://blog.example/2026/11/post-1/?utm_source=twitter&utm_medium=socia
 
 
 @pytest.fixture
-def reviewing(sqlite_url: str) -> StubRuntime:
-    runtime = make_runtime(sqlite_url, publishing={"review": True, "timezone": "Europe/Paris"})
+def reviewing(database_url: str) -> StubRuntime:
+    """On SQLite and on PostgreSQL (when RELAY_TEST_DATABASE_URL is set)."""
+    runtime = make_runtime(database_url, publishing={"review": True, "timezone": "Europe/Paris"})
     runtime.worker.clock = NOW
     seed_post(runtime, 1, title="Le pain au levain", sent=False)
     return runtime
@@ -110,8 +111,8 @@ def test_approve_with_an_edited_text_then_it_is_posted_once(client: TestClient, 
     assert [a["outcome"] for a in reviewing.store.attempts_for(delivery_id)] == ["approved", "dry_run"]
 
 
-def test_an_approved_tweet_keeps_within_the_caps(sqlite_url: str) -> None:
-    runtime = make_runtime(sqlite_url, publishing={"review": True})
+def test_an_approved_tweet_keeps_within_the_caps(database_url: str) -> None:
+    runtime = make_runtime(database_url, publishing={"review": True})
     runtime.service = RelayService(runtime.store, runtime.publisher, caps=Caps(daily_cap=1))
     runtime.store.review = False
     seed_post(runtime, 1, sent=True, sent_at=NOW - timedelta(hours=2))  # the day's one post, really sent
