@@ -7,7 +7,8 @@ Nothing on the system is changed. The site lives in a temporary directory:
 * copies of WordPress's top-level PHP files and of ``wp-admin`` (PHP resolves ``__DIR__``
   through symlinks, so entry points must really live in the site directory), and a
   symlink to the read-only ``wp-includes``;
-* ``wp-content`` with the packaged themes linked and the relay-connector plugin copied;
+* ``wp-content`` with the packaged themes linked and the relay-connector plugin copied
+  (with its ``languages/``: the site is in French, ``WPLANG = fr_FR``);
 * a database ``relay_wp_<random>`` on the MariaDB server, dropped at the end.
 
 ``seed.php`` installs WordPress and activates the plugin; :meth:`WordPressSite.php` runs
@@ -88,14 +89,16 @@ class WordPressSite:
 
     # -- running PHP inside the site -------------------------------------------------------
 
-    def php(self, code: str, *, admin: bool = False, timeout: float = 60) -> Any:
+    def php(self, code: str, *, admin: bool = False, timeout: float = 60, clock_offset: int = 0) -> Any:
         """Run ``code`` (PHP statements, no ``<?php``) in the site as the admin; its ``return`` value as JSON.
 
-        With ``admin``, the snippet runs as in a wp-admin page (``is_admin()`` is true).
+        With ``admin``, the snippet runs as in a wp-admin page (``is_admin()`` is true). With
+        ``clock_offset`` (seconds), PHP runs under libfaketime with its clock that far off.
         """
         out = self.root / f"result-{secrets.token_hex(4)}.json"
+        prefix = ["faketime", "-f", f"{clock_offset:+d}s"] if clock_offset else []
         completed = subprocess.run(
-            [self.php_binary, "run.php", str(out)], input=code, cwd=self.root,
+            [*prefix, self.php_binary, "run.php", str(out)], input=code, cwd=self.root,
             env=self._env(WP_TEST_ADMIN="1" if admin else "0"),
             capture_output=True, text=True, timeout=timeout,
         )
@@ -342,7 +345,7 @@ def running_wordpress(
         log = (workdir / "php-server.log").open("wb")
         site.server = subprocess.Popen(
             [php, "-S", f"127.0.0.1:{port}", "router.php"], cwd=root, stdout=log, stderr=subprocess.STDOUT,
-            env=site._env(),
+            env=site._env(PHP_CLI_SERVER_WORKERS="4"),  # the block editor loads many things at once
         )
         _wait_until_serving(site)
         yield site

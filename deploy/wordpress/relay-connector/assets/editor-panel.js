@@ -153,7 +153,6 @@
 			name: 'relay-connector',
 			title: t.panelTitle,
 			className: 'relay-connector-panel',
-			initialOpen: true,
 		}, children );
 	}
 
