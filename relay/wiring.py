@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from relay.adapters.http_fetch import FetchLimits, make_client
+from relay.adapters.http_fetch import FeedClient, FetchLimits, make_client
 from relay.adapters.indexnow import indexnow_hook
 from relay.adapters.safe_fetch import SafeFetcher
 from relay.adapters.x import DryRunPublisher, XCredentials, XPublisher
@@ -75,6 +75,7 @@ class Runtime:
 
     async def aclose(self) -> None:
         await self.http.aclose()
+        await self.poller.client.aclose()
         self.poller.parsers.close()
         self.store.engine.dispose()
 
@@ -198,7 +199,7 @@ def build_runtime(settings: Settings, *, publisher: Publisher | None = None) -> 
     limits = FetchLimits()
     http = make_client(limits)
     poller = FeedPoller(
-        service, feed_plans(settings), client=http, limits=limits,
+        service, feed_plans(settings), client=FeedClient(limits),
         concurrency=settings.polling.concurrency, per_host=settings.polling.per_host,
         parsers=FeedParsers(processes_for(
             None if settings.polling.parse_processes == "auto" else settings.polling.parse_processes,

@@ -10,11 +10,11 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
-import httpx
+import aiohttp
 import pytest
 
 from relay import __version__
-from relay.adapters.http_fetch import FetchLimits, FetchResult, fetch, make_client
+from relay.adapters.http_fetch import FeedClient, FetchLimits, FetchResult
 from relay.errors import FetchError
 from tests.feed_server import FeedServer
 
@@ -35,8 +35,8 @@ def get(
     limits = limits or FetchLimits()
 
     async def run() -> FetchResult:
-        async with make_client(limits) as client:
-            return await fetch(client, url, limits=limits, etag=etag, last_modified=last_modified)
+        async with FeedClient(limits) as client:
+            return await client.fetch(url, etag=etag, last_modified=last_modified)
 
     return asyncio.run(run())
 
@@ -169,7 +169,7 @@ def test_a_trickling_server_hits_the_total_timeout(server: FeedServer) -> None:
 def test_a_server_that_stops_sending_hits_the_read_timeout(server: FeedServer) -> None:
     server.set("/stalled", body=FEED, trickle=3)
     error = fetch_error(server.url("/stalled"), limits=FetchLimits(read_timeout=0.3, total_timeout=10))
-    assert "read timeout" in str(error) and isinstance(error.__cause__, httpx.ReadTimeout)
+    assert "read timeout" in str(error) and isinstance(error.__cause__, aiohttp.SocketTimeoutError)
 
 
 def test_an_endless_body_is_cut_at_max_bytes(server: FeedServer) -> None:
@@ -202,7 +202,7 @@ def test_a_gzip_bomb_is_cut_at_max_bytes_after_decompression(server: FeedServer)
 def test_a_corrupt_gzip_body_is_explained(server: FeedServer) -> None:
     server.set("/bad", body=FEED, headers={"Content-Encoding": "gzip"})
     error = fetch_error(server.url("/bad"))
-    assert "cannot be decompressed" in str(error) and isinstance(error.__cause__, httpx.DecodingError)
+    assert "cannot be decompressed" in str(error) and isinstance(error.__cause__, aiohttp.ClientPayloadError)
 
 
 # -- network failures -----------------------------------------------------------------------
@@ -216,7 +216,7 @@ def _unused_port() -> int:
 
 def test_connection_refused_is_explained() -> None:
     error = fetch_error(f"http://127.0.0.1:{_unused_port()}/feed")
-    assert "refused the connection" in str(error) and isinstance(error.__cause__, httpx.ConnectError)
+    assert "refused the connection" in str(error) and isinstance(error.__cause__, aiohttp.ClientConnectorError)
 
 
 def test_an_unknown_host_is_explained_as_dns() -> None:
@@ -229,12 +229,16 @@ def test_addresses_that_are_not_http_are_explained(url: str) -> None:
     assert "not a valid http(s) address" in str(fetch_error(url))
 
 
-def test_the_client_sends_the_user_agent_and_takes_its_timeouts_from_limits() -> None:
+def test_the_client_sends_the_user_agent_and_takes_its_timeouts_from_limits(server: FeedServer) -> None:
     limits = FetchLimits(connect_timeout=3, read_timeout=4)
-    client = make_client(limits)
-    try:
-        assert client.headers["user-agent"].startswith("relay/")
-        assert (client.timeout.connect, client.timeout.read) == (3, 4)
-        assert not client.follow_redirects
-    finally:
-        asyncio.run(client.aclose())
+    server.set("/feed", body=FEED)
+
+    async def run() -> tuple[object, object]:
+        async with FeedClient(limits) as client:
+            await client.fetch(server.url("/feed"))
+            timeout = client.session().timeout
+            return (timeout.sock_connect, timeout.sock_read), timeout.total
+
+    assert asyncio.run(run()) == ((3, 4), None)  # the total deadline is fetch's own, across redirects
+    sent = server.requests_for("/feed")[-1].headers
+    assert sent["user-agent"].startswith("relay/") and sent["accept"].startswith("application/rss+xml")

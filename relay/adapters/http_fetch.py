@@ -1,8 +1,12 @@
 """Fetching feeds (and article pages) over HTTP, with limits a hostile server cannot stretch.
 
-feedparser has no timeout and no size cap, so relay fetches with httpx and parses the bytes.
+feedparser has no timeout and no size cap, so relay fetches and parses the bytes itself.
 Every way a fetch can go wrong ends here as one :class:`FetchError` whose message says what
-happened in words (timeout, DNS, refused, too large, gone); no httpx exception escapes.
+happened in words (timeout, DNS, refused, too large, gone); no client exception escapes.
+
+The client is aiohttp: an agency's round is thousands of conditional GETs, most answered 304,
+and on that path aiohttp (C HTTP parser) costs a tenth of httpx's CPU per request
+(``bench/bench_http_clients.py``). Other HTTP in relay (X, WebSub, IndexNow) stays on httpx.
 
 Redirects are followed here, not by httpx, because the difference matters to the caller: a
 301/308 means "update the feed's address" (``permanent_url``), a 302/307 means "keep it".
@@ -21,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from urllib.parse import urljoin, urlsplit
 
+import aiohttp
 import httpx
 
 from relay import __version__
@@ -47,13 +52,9 @@ class FetchLimits:
     max_bytes: int = 10 * 1024 * 1024
     max_redirects: int = 5
 
-    def httpx_timeout(self) -> httpx.Timeout:
-        return httpx.Timeout(
-            connect=self.connect_timeout,
-            read=self.read_timeout,
-            write=self.read_timeout,
-            pool=self.connect_timeout,
-        )
+    def client_timeout(self) -> aiohttp.ClientTimeout:
+        """Per-step bounds; the total deadline is kept by :func:`fetch` itself, across redirects."""
+        return aiohttp.ClientTimeout(total=None, sock_connect=self.connect_timeout, sock_read=self.read_timeout)
 
 
 @dataclass(frozen=True)
@@ -77,44 +78,94 @@ class FetchResult:
 
 
 def make_client(limits: FetchLimits | None = None) -> httpx.AsyncClient:
-    """The client every fetch shares (connection pooling); httpx decompresses gzip and deflate."""
+    """The httpx client of relay's other outgoing HTTP (IndexNow, WebSub hubs), with the same timeouts."""
     limits = limits or FetchLimits()
     return httpx.AsyncClient(
-        timeout=limits.httpx_timeout(),
+        timeout=httpx.Timeout(connect=limits.connect_timeout, read=limits.read_timeout, write=limits.read_timeout,
+                              pool=limits.connect_timeout),
         follow_redirects=False,
-        headers={"User-Agent": USER_AGENT, "Accept": FEED_ACCEPT},
+        headers={"User-Agent": USER_AGENT},
     )
 
 
-async def fetch(
-    client: httpx.AsyncClient,
-    url: str,
-    *,
-    etag: str | None = None,
-    last_modified: str | None = None,
-    limits: FetchLimits | None = None,
-    accept: str = FEED_ACCEPT,
-) -> FetchResult:
-    """GET ``url`` conditionally, following up to ``limits.max_redirects`` redirects.
+class FeedClient:
+    """Fetches feeds over one pooled aiohttp session, opened in the event loop that first uses it.
 
-    Raises :class:`FetchError` for every failure; ``status`` is set when the server
-    answered, ``retry_after`` (seconds) when it asked relay to wait (429, 503).
+    relay is built before its event loop runs (and tests drive one runtime from several
+    loops), while an aiohttp session belongs to the loop it was made in: so it is made on
+    first use, and made again if that loop is gone.
     """
-    limits = limits or FetchLimits()
+
+    def __init__(self, limits: FetchLimits | None = None) -> None:
+        self.limits = limits or FetchLimits()
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return {"User-Agent": USER_AGENT, "Accept": FEED_ACCEPT}
+
+    def session(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session.closed or self._loop is not loop:
+            self._session = aiohttp.ClientSession(
+                headers=dict(self.headers),
+                timeout=self.limits.client_timeout(),
+                connector=aiohttp.TCPConnector(limit=1000, enable_cleanup_closed=True),
+                trust_env=True,
+                auto_decompress=True,
+            )
+            self._loop = loop
+        return self._session
+
+    async def fetch(
+        self, url: str, *, etag: str | None = None, last_modified: str | None = None, accept: str = FEED_ACCEPT
+    ) -> FetchResult:
+        """GET ``url`` conditionally, following up to ``limits.max_redirects`` redirects.
+
+        Raises :class:`FetchError` for every failure; ``status`` is set when the server
+        answered, ``retry_after`` (seconds) when it asked relay to wait (429, 503).
+        """
+        limits = self.limits
+        _check_address(url)
+        try:
+            async with asyncio.timeout(limits.total_timeout):
+                return await _follow_redirects(self.session(), url, etag, last_modified, limits, accept)
+        except aiohttp.ClientError as exc:  # first: aiohttp's own timeouts are TimeoutErrors too
+            raise _explain(exc, url, limits) from exc
+        except TimeoutError as exc:
+            raise FetchError(
+                f"gave up after {limits.total_timeout:g} s: the server is sending too slowly "
+                "(total timeout); relay will try again later"
+            ) from exc
+        except ValueError as exc:  # an address aiohttp cannot even build a request for
+            raise FetchError(f"not a valid http(s) address ({exc})") from exc
+
+    async def aclose(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+
+    async def __aenter__(self) -> FeedClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+def _check_address(url: str) -> None:
     try:
-        async with asyncio.timeout(limits.total_timeout):
-            return await _follow_redirects(client, url, etag, last_modified, limits, accept)
-    except TimeoutError as exc:
-        raise FetchError(
-            f"gave up after {limits.total_timeout:g} s: the server is sending too slowly "
-            "(total timeout); relay will try again later"
-        ) from exc
-    except (httpx.HTTPError, httpx.InvalidURL) as exc:
-        raise _explain(exc, limits) from exc
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise FetchError(f"not a valid http(s) address ({exc})") from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname or (port is not None and not 0 < port < 65536):
+        raise FetchError(f"not a valid http(s) address ({url!r}: it must start with http:// or https:// "
+                         "and name a server)")
 
 
 async def _follow_redirects(
-    client: httpx.AsyncClient,
+    session: aiohttp.ClientSession,
     url: str,
     etag: str | None,
     last_modified: str | None,
@@ -130,8 +181,8 @@ async def _follow_redirects(
     only_permanent_so_far = True
     current = url
     for _ in range(limits.max_redirects + 1):
-        async with client.stream("GET", current, headers=headers, timeout=limits.httpx_timeout()) as response:
-            status = response.status_code
+        async with session.get(current, headers=headers, allow_redirects=False) as response:
+            status = response.status
             if status in _PERMANENT_REDIRECTS or status in _TEMPORARY_REDIRECTS:
                 current = _redirect_target(response, current)
                 await _drain(response, limits.max_bytes)
@@ -151,32 +202,32 @@ async def _follow_redirects(
                 max_age=_max_age(response.headers.get("cache-control", "")),
             )
             if status == 304:
-                await response.aread()  # the (empty) body read to the end keeps the connection reusable
+                await response.read()  # the (empty) body read to the end keeps the connection reusable
                 return replace(result, not_modified=True)
             body = await _read_capped(response, limits.max_bytes)
             return replace(result, body=body, content_hash=hashlib.sha256(body).hexdigest())
     raise FetchError(f"more than {limits.max_redirects} redirects (last one to {current}); check the feed address")
 
 
-async def _drain(response: httpx.Response, max_bytes: int) -> None:
+async def _drain(response: aiohttp.ClientResponse, max_bytes: int) -> None:
     """Read a small answer to its end so its connection goes back to the pool; a big one is dropped."""
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) <= 64 * 1024 <= max_bytes:
-        await response.aread()
+        await response.read()
 
 
-def _redirect_target(response: httpx.Response, current: str) -> str:
+def _redirect_target(response: aiohttp.ClientResponse, current: str) -> str:
     location = str(response.headers.get("location", "")).strip()
     if not location:
-        raise FetchError(f"HTTP {response.status_code} redirect without a Location header", status=response.status_code)
+        raise FetchError(f"HTTP {response.status} redirect without a Location header", status=response.status)
     target = urljoin(current, location)
     if urlsplit(target).scheme not in ("http", "https"):
-        raise FetchError(f"redirected to {target!r}, which is not an http(s) address", status=response.status_code)
+        raise FetchError(f"redirected to {target!r}, which is not an http(s) address", status=response.status)
     return target
 
 
-def _raise_for_status(response: httpx.Response) -> None:
-    status = response.status_code
+def _raise_for_status(response: aiohttp.ClientResponse) -> None:
+    status = response.status
     if status == 410:
         raise FetchError(
             "the feed is gone (HTTP 410): the site says it was removed for good; "
@@ -192,21 +243,21 @@ def _raise_for_status(response: httpx.Response) -> None:
             retry_after=retry_after,
         )
     if status >= 400:
-        reason = f" {response.reason_phrase}" if response.reason_phrase else ""
+        reason = f" {response.reason}" if response.reason else ""
         hint = " (check the feed address)" if status in (401, 403, 404) else ""
         raise FetchError(f"the server answered HTTP {status}{reason}{hint}", status=status)
     if status != 304 and not 200 <= status < 300:
         raise FetchError(f"unexpected HTTP {status} answer", status=status)
 
 
-async def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
+async def _read_capped(response: aiohttp.ClientResponse, max_bytes: int) -> bytes:
     """Read the (decompressed) body, stopping as soon as it passes ``max_bytes`` (gzip bombs too)."""
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and "content-encoding" not in response.headers and int(declared) > max_bytes:
         raise FetchError(_too_large(max_bytes))
     chunks: list[bytes] = []
     received = 0
-    async for chunk in response.aiter_bytes():
+    async for chunk in response.content.iter_chunked(64 * 1024):
         received += len(chunk)
         if received > max_bytes:
             raise FetchError(_too_large(max_bytes))
@@ -245,44 +296,43 @@ def _retry_after_seconds(value: str | None, date_header: str | None) -> float | 
     return max(0.0, until - reference)
 
 
-def _explain(exc: httpx.HTTPError | httpx.InvalidURL, limits: FetchLimits) -> FetchError:
+def _explain(exc: aiohttp.ClientError, url: str, limits: FetchLimits) -> FetchError:
     """One sentence per failure mode, for the feed's status page (no traceback ever reaches a user)."""
-    host = _host_of(exc)
-    if isinstance(exc, httpx.ConnectTimeout):
+    host = _host_of(exc, url)
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return FetchError(f"could not connect to {host} within {limits.connect_timeout:g} s (connect timeout)")
-    if isinstance(exc, httpx.ReadTimeout):
+    if isinstance(exc, aiohttp.SocketTimeoutError):
         return FetchError(f"{host} stopped sending data for {limits.read_timeout:g} s (read timeout)")
-    if isinstance(exc, httpx.TimeoutException):
+    if isinstance(exc, aiohttp.ServerTimeoutError):
         return FetchError(f"timed out talking to {host}")
-    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+    if isinstance(exc, aiohttp.InvalidUrlClientError):
         return FetchError(f"not a valid http(s) address ({exc})")
-    if isinstance(exc, httpx.ConnectError):
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return FetchError(f"could not find the server {host} (DNS lookup failed); check the address")
+    if isinstance(exc, aiohttp.ClientSSLError):
+        return FetchError(f"the TLS (https) handshake with {host} failed: {exc}")
+    if isinstance(exc, aiohttp.ClientConnectorError):
         return FetchError(_connect_failure(exc, host))
-    if isinstance(exc, httpx.DecodingError):
-        return FetchError(f"{host} sent a compressed body that cannot be decompressed ({exc})")
-    if isinstance(exc, httpx.RemoteProtocolError):
+    if isinstance(exc, aiohttp.ClientPayloadError) and "content-encoding" in str(exc).lower():
+        return FetchError(f"{host} sent a compressed body that cannot be decompressed (corrupt gzip or deflate data)")
+    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError | aiohttp.ClientResponseError
+                  | aiohttp.ClientOSError):
         return FetchError(f"{host} closed the connection or sent a malformed HTTP answer ({exc})")
     return FetchError(f"the request to {host} failed: {exc.__class__.__name__}: {exc}")
 
 
-def _connect_failure(exc: httpx.ConnectError, host: str) -> str:
-    causes: list[BaseException] = []
-    cause: BaseException | None = exc
-    while cause is not None and len(causes) < 10:
-        causes.append(cause)
-        cause = cause.__cause__ or cause.__context__
-    if any(isinstance(c, socket.gaierror) for c in causes) or "name or service not known" in str(exc).lower():
+def _connect_failure(exc: aiohttp.ClientConnectorError, host: str) -> str:
+    cause = exc.os_error
+    if isinstance(cause, socket.gaierror):
         return f"could not find the server {host} (DNS lookup failed); check the address"
-    if any(isinstance(c, ConnectionRefusedError) for c in causes) or "refused" in str(exc).lower():
+    if isinstance(cause, ConnectionRefusedError) or "refused" in str(exc).lower():
         return f"{host} refused the connection (nothing listening, or the site is down)"
-    if any(isinstance(c, ssl.SSLError) for c in causes):
+    if isinstance(cause, ssl.SSLError):
         return f"the TLS (https) handshake with {host} failed: {exc}"
-    return f"could not connect to {host}: {exc}"
+    return f"could not connect to {host}: {cause or exc}"
 
 
-def _host_of(exc: httpx.HTTPError | httpx.InvalidURL) -> str:
-    try:
-        request = exc.request if isinstance(exc, httpx.HTTPError) else None
-    except RuntimeError:  # httpx raises when the error was created without a request
-        request = None
-    return request.url.host if request is not None and request.url.host else "the server"
+def _host_of(exc: aiohttp.ClientError, url: str) -> str:
+    if isinstance(exc, aiohttp.ClientConnectorError) and exc.host:
+        return exc.host
+    return urlsplit(url).hostname or "the server"

@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from relay.adapters.feed_parser import parse_feed
-from relay.adapters.http_fetch import FetchLimits, fetch, make_client
+from relay.adapters.http_fetch import FeedClient
 from relay.cli.support import friendly_errors, settings_of
 from relay.config.settings import Settings
 from relay.core.compose import ComposeOptions, compose_tweet
@@ -48,9 +48,8 @@ def load_document(source: str, *, base_url: str | None = None) -> FeedDocument:
 
 
 async def _fetch_and_parse(url: str) -> FeedDocument:
-    limits = FetchLimits()
-    async with make_client(limits) as client:
-        result = await fetch(client, url, limits=limits)
+    async with FeedClient() as client:
+        result = await client.fetch(url)
     if result.body is None:  # cannot happen without validators, but say so rather than crash
         raise FeedError(f"{url} answered 304 Not Modified to a request without validators")
     return parse_feed(result.body, url=result.final_url, headers=result.headers)

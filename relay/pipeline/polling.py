@@ -15,9 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-import httpx
-
-from relay.adapters.http_fetch import FetchLimits, fetch
+from relay.adapters.http_fetch import FeedClient
 from relay.core.compose import ComposeOptions
 from relay.core.flood import FloodRules
 from relay.core.models import FeedDocument, Post
@@ -74,8 +72,7 @@ class FeedPoller:
         service: RelayService,
         plans: Sequence[FeedPlan],
         *,
-        client: httpx.AsyncClient,
-        limits: FetchLimits,
+        client: FeedClient,
         concurrency: int = DEFAULT_CONCURRENCY,
         per_host: int = DEFAULT_PER_HOST,
         parsers: FeedParsers | None = None,
@@ -105,7 +102,6 @@ class FeedPoller:
         self.store = service.store
         self.plans: Mapping[str, FeedPlan] = {plan.url: plan for plan in plans}
         self.client = client
-        self.limits = limits
         self.jitter = jitter
         self._slots = asyncio.Semaphore(concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
@@ -191,8 +187,7 @@ class FeedPoller:
 
     async def _poll_one(self, feed: FeedRow, now: datetime) -> PollOutcome:
         plan = self.plans[feed.configured_url]
-        result = await fetch(self.client, feed.url, etag=feed.etag, last_modified=feed.last_modified,
-                             limits=self.limits)
+        result = await self.client.fetch(feed.url, etag=feed.etag, last_modified=feed.last_modified)
         changes: dict[str, object] = {
             "last_checked_at": now,
             "lease_until": None,
