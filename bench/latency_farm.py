@@ -28,7 +28,6 @@ import time
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from pathlib import Path
 
 ITEMS = 10
 

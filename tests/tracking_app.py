@@ -80,7 +80,8 @@ def make_runtime(url: str, *, token: str = TOKEN, publisher: Publisher | None = 
     return StubRuntime(parsed, store, publisher or DryRunPublisher())
 
 
-def build_app(runtime: StubRuntime, *, flush_interval: float = 0.05, batch_size: int = 256) -> FastAPI:
+def build_app(runtime: StubRuntime, *, flush_interval: float = 0.05, batch_size: int = 256,
+              fast_redirects: bool = True) -> FastAPI:
     tracking = Tracking.for_runtime(runtime, batch_size=batch_size, flush_interval=flush_interval)  # type: ignore[arg-type]
 
     @asynccontextmanager
@@ -95,6 +96,8 @@ def build_app(runtime: StubRuntime, *, flush_interval: float = 0.05, batch_size:
     app.state.runtime = runtime
     app.state.tracking = tracking
     install_problem_handlers(app)
+    if fast_redirects:  # as create_app does
+        app.add_middleware(redirect.RedirectFastPath, tracking=tracking)
     app.include_router(redirect.router)
     app.include_router(api.router)
     app.include_router(dashboard.router)

@@ -50,6 +50,7 @@ def create_app(runtime: Runtime, *, run_worker: bool = True) -> FastAPI:
     app.state.tracking = tracking
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(redirect.RedirectFastPath, tracking=tracking)  # outermost: the hot path skips the rest
     app.include_router(hooks.router)
     app.include_router(hooks_editor.router)
     app.include_router(republish.router)
