@@ -98,6 +98,7 @@ function editor_strings(): array {
 		'statusNames'  => array(
 			'unknown'    => __( 'Not sent to relay yet.', 'relay-connector' ),
 			'queued'     => __( 'Waiting to be posted.', 'relay-connector' ),
+			'review'     => __( 'Waiting for your approval on the relay dashboard.', 'relay-connector' ),
 			'sending'    => __( 'Being posted…', 'relay-connector' ),
 			'sent'       => __( 'Posted.', 'relay-connector' ),
 			'failed'     => __( 'Not posted: X refused it.', 'relay-connector' ),
