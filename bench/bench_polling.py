@@ -18,7 +18,10 @@ Peak memory is the process's resident high-water mark (``VmHWM``), reset through
 whole-process peak (``ru_maxrss``, baseline round included) is reported too. Pages are not
 fetched (``fetch_pages = false``): the farm's post links point at hosts that do not exist.
 
-    .venv/bin/python bench/bench_polling.py [--feeds 10000] [--concurrency 20] [--sample 500]
+The round's CPU is given for relay's process and, apart, for its parser processes (their
+``/proc/PID/stat`` user + system time over the round): parsing runs on every core.
+
+    .venv/bin/python bench/bench_polling.py [--feeds 10000] [--concurrency 50] [--sample 500]
 """
 
 from __future__ import annotations
@@ -66,6 +69,26 @@ def reset_peak_rss() -> bool:
     return True
 
 
+def parser_cpu(runtime: Runtime) -> dict[int, float]:
+    """CPU seconds (user + system) used so far by each of relay's parser processes."""
+    pool = runtime.poller.parsers._pool
+    ticks = os.sysconf("SC_CLK_TCK")
+    used = {}
+    for pid in list(getattr(pool, "_processes", {}) or {}):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        used[pid] = (int(fields[11]) + int(fields[12])) / ticks
+    return used
+
+
+def parser_peak_rss_mb(runtime: Runtime) -> list[float]:
+    pool = runtime.poller.parsers._pool
+    peaks = []
+    for pid in list(getattr(pool, "_processes", {}) or {}):
+        status = Path(f"/proc/{pid}/status").read_text()
+        peaks.append(int(status.split("VmHWM:")[1].split()[0]) / 1024)
+    return peaks
+
+
 def summarise(outcomes: Sequence[PollOutcome]) -> Counter[str]:
     counts: Counter[str] = Counter()
     for outcome in outcomes:
@@ -94,16 +117,21 @@ async def relay_rounds(farm: NginxFarm, runtime: Runtime, changed: int) -> dict[
     farm.publish(range(0, farm.count, farm.count // changed))
     reset = reset_peak_rss()
     accepted = farm.connections_accepted()
+    parsers_before = parser_cpu(runtime)
     cpu = time.process_time()
     started = time.perf_counter()
     measured = await runtime.poller.poll(datetime.now(UTC), only_due=False)
     round_s = time.perf_counter() - started
     cpu = time.process_time() - cpu
+    parsers_after = parser_cpu(runtime)
+    parsers_cpu = sum(parsers_after.values()) - sum(parsers_before.get(pid, 0.0) for pid in parsers_after)
+    parsers_rss = parser_peak_rss_mb(runtime)
     connections = farm.connections_accepted() - accepted - 1
     await runtime.aclose()
     return {
         "baseline_s": baseline_s, "baseline": summarise(baseline), "round_s": round_s, "round_cpu_s": cpu,
         "round": summarise(measured), "connections": connections, "round_peak_mb": rss_mb()[1] if reset else None,
+        "parsers": len(parsers_after), "parsers_cpu_s": parsers_cpu, "parsers_peak_mb": parsers_rss,
         "errors": sorted({o.error or "" for o in measured if o.error})[:3],
     }
 
@@ -125,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--feeds", type=int, default=10_000)
     parser.add_argument("--changed", type=float, default=0.10, help="share of feeds with a new post")
-    parser.add_argument("--concurrency", type=int, default=20, help="[polling] concurrency (relay's default: 20)")
+    parser.add_argument("--concurrency", type=int, default=50, help="[polling] concurrency (relay's default: 50)")
     parser.add_argument("--sample", type=int, default=500, help="feeds timed for the sequential loop")
     parser.add_argument("--keep", action="store_true", help="keep the temporary farm and database")
     args = parser.parse_args(argv)
@@ -170,7 +198,8 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"{log_lines} JSON log lines written to a file")
     print()
     print(f"baseline round (all new, all parsed): {relay['baseline_s']:.1f} s  {dict(relay['baseline'])}")  # type: ignore[call-overload]
-    print(f"measured round: {round_s:.1f} s wall, {relay['round_cpu_s']:.1f} s CPU  {dict(relay['round'])}")  # type: ignore[call-overload]
+    print(f"measured round: {round_s:.1f} s wall, {relay['round_cpu_s']:.1f} s CPU in relay's process, "
+          f"{relay['parsers_cpu_s']:.1f} s in its {relay['parsers']} parser processes  {dict(relay['round'])}")  # type: ignore[call-overload]
     print(f"  TCP connections relay opened during the round: {relay['connections']} for {args.feeds} requests")
     if relay["errors"]:
         print(f"  errors (first 3): {relay['errors']}")
@@ -181,7 +210,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     peak_text = f"{peak:.0f} MB" if isinstance(peak, float) else "n/a (clear_refs unavailable)"
     process_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS during the measured round: {peak_text}; whole process (baseline round included): "
-          f"{process_peak:.0f} MB (target < 300 MB)")
+          f"{process_peak:.0f} MB (target < 300 MB); parser processes' peaks: "
+          f"{', '.join(f'{mb:.0f} MB' for mb in relay['parsers_peak_mb']) or 'none'}")  # type: ignore[attr-defined]
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "polling.json").write_text(json.dumps({
@@ -191,6 +221,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "round": relay["round"], "connections": relay["connections"], "sequential_sample": len(timings),
         "sequential_sample_s": naive_sample_s, "sequential_extrapolated_s": naive_s, "ratio": naive_s / round_s,
         "round_peak_rss_mb": peak, "process_peak_rss_mb": process_peak, "loadavg": os.getloadavg(),
+        "parsers": relay["parsers"], "parsers_cpu_s": relay["parsers_cpu_s"],
+        "parsers_peak_mb": relay["parsers_peak_mb"],
     }, indent=2), encoding="utf-8")
     return 0
 

@@ -16,10 +16,10 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
+from relay.adapters.dry_run import DryRunPublisher
 from relay.adapters.http_fetch import FeedClient, FetchLimits, make_client
 from relay.adapters.indexnow import indexnow_hook
 from relay.adapters.safe_fetch import SafeFetcher
-from relay.adapters.x import DryRunPublisher, XCredentials, XPublisher
 from relay.config.settings import (
     X_DEADLINE_BEYOND_TIMEOUT,
     AccountSettings,
@@ -88,6 +88,8 @@ def build_publisher(settings: Settings, account: XSettings | AccountSettings | N
                                              keys.access_token_secret)]
     if not all(values):
         return DryRunPublisher()
+    from relay.adapters.x import XCredentials, XPublisher  # tweepy and requests, only when posting for real
+
     timeout = settings.x.timeout_seconds
     return XPublisher(XCredentials(*values), api_base_url=settings.x.api_base_url, on_billed=on_billed,
                       timeout=(5.0, timeout), deadline=timeout + X_DEADLINE_BEYOND_TIMEOUT)

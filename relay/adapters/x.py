@@ -16,7 +16,6 @@ nobody receives would be refused. With the default base nothing moves and nothin
 
 from __future__ import annotations
 
-import itertools
 import logging
 import re
 import time
@@ -33,6 +32,7 @@ from requests.adapters import HTTPAdapter
 from requests_oauthlib import OAuth1
 from urllib3.util import Timeout
 
+from relay.adapters.dry_run import DryRunPublisher as DryRunPublisher
 from relay.core.policy import MEDIA_METADATA, OWN_POSTS_READ, POSTS_READ, USER_READ
 from relay.core.ports import PublishedTweet
 from relay.errors import (
@@ -498,29 +498,3 @@ class XPublisher:
                 self._on_billed(kind, resources)
             except Exception:  # the ledger must never turn a done call into a failed one
                 log.exception("could not record what X billed", extra={"kind": kind})
-
-
-class DryRunPublisher:
-    """Publishes nothing: logs the text and answers with a made-up id, for trying relay safely."""
-
-    def __init__(self) -> None:
-        self._counter = itertools.count(1)
-
-    def __repr__(self) -> str:
-        return "DryRunPublisher()"
-
-    @property
-    def dry_run(self) -> bool:
-        return True
-
-    def publish(self, text: str, media_ids: Sequence[str] | None = None) -> PublishedTweet:
-        number = next(self._counter)
-        log.info("dry run, not posted: %s", text, extra={"dry_run": True, "media_ids": list(media_ids or ())})
-        return PublishedTweet(tweet_id=f"dry-run-{number}", text=text, dry_run=True)
-
-    def upload_image(self, data: bytes, mime: str, alt_text: str | None = None) -> str:
-        return f"dry-run-media-{next(self._counter)}"
-
-    def recent_posts(self, max_results: int = 100, since: datetime | None = None) -> list[RecentTweet]:
-        """Nothing was ever posted, so there is nothing to reconcile."""
-        return []

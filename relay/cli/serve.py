@@ -29,7 +29,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     import uvicorn
 
     from relay.routes.app import create_app
-    from relay.store.engine import apply_migrations
+    from relay.store.engine import apply_migrations_apart
     from relay.wiring import build_runtime
 
     settings = settings_of(ctx)
@@ -39,7 +39,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     port = port or settings.server.port
     start_logging(settings)
     runtime = build_runtime(settings)
-    applied = apply_migrations(runtime.store.engine)
+    applied = apply_migrations_apart(runtime.store.engine)
     if applied:
         log.info("database migrated", extra={"revisions": applied})
     if runtime.publisher.dry_run:

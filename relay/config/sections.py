@@ -141,9 +141,10 @@ class ApiSettings(_Section):
 class PollingSettings(_Section):
     interval_minutes: float = Field(default=15, gt=0)
     jitter: float = Field(default=0.1, ge=0, le=0.5)
-    concurrency: int = Field(default=20, ge=1, le=1000)
-    """Feeds fetched at once. Fetching is mostly waiting on the network, so more is faster, up to what the
-    machine's memory (a body is up to 10 MB) and the database's connections allow."""
+    concurrency: int = Field(default=50, ge=1, le=1000)
+    """Feeds fetched at once. A check is mostly waiting on the network: at 50, a round over feeds answering
+    in 150 ms (median) stays within 1.1x of that wait on 2 cores (bench/bench_latency_polling.py, BENCHMARKS.md);
+    more cores can take more."""
     per_host: int = Field(default=4, ge=1, le=100)
     """At most this many fetches at once to one web server: many blogs on one host are not hammered."""
     parse_processes: Annotated[int, Field(ge=0, le=64)] | Literal["auto"] = "auto"

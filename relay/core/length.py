@@ -25,12 +25,12 @@ import unicodedata
 from functools import lru_cache
 from typing import NamedTuple
 
-from twitter_text.config import config as _twitter_text_config
-from twitter_text.extract_urls import extract_urls_with_indices
-from twitter_text.regexp.emoji import emoji as _EMOJI_SEQUENCE
-from twitter_text.regexp.emoji import emoji_list as _emoji_list
-from twitter_text.regexp.emoji import single_codepoint_emoji_ranges as _single_emoji_ranges
-from twitter_text.regexp.invalid_chars import invalid_chars as _INVALID_CHARS
+from relay.core.twitter_text_lib import config as _twitter_text_config
+from relay.core.twitter_text_lib import emoji as _EMOJI_SEQUENCE
+from relay.core.twitter_text_lib import emoji_list as _emoji_list
+from relay.core.twitter_text_lib import extract_urls_with_indices
+from relay.core.twitter_text_lib import invalid_chars as _INVALID_CHARS
+from relay.core.twitter_text_lib import single_codepoint_emoji_ranges as _single_emoji_ranges
 
 _V3 = _twitter_text_config["version3"]
 MAX_WEIGHTED_LENGTH: int = _V3["max_weighted_tweet_length"]

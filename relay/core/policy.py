@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from twitter_text import extract_urls
+from relay.core.twitter_text_lib import extract_urls
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ log = logging.getLogger("relay.polling")
 MIN_INTERVAL = timedelta(minutes=1)
 MAX_INTERVAL = timedelta(hours=24)
 BACKOFF_CEILING = timedelta(hours=6)
-DEFAULT_CONCURRENCY = 20
+DEFAULT_CONCURRENCY = 50
 DEFAULT_PER_HOST = 4
 CHECKS_PER_WRITE = 256
 """Unchanged feeds' outcomes are written together, this many at a time (and at the end of a round)."""

@@ -9,14 +9,16 @@ OpenAPI 3.1 that FastAPI writes) with its Apache-2.0 licence beside the files
 
 from __future__ import annotations
 
-from importlib.resources import files
+from importlib.util import find_spec
+from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, HTTPException
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse
 
 ASSETS_PREFIX = "/docs/assets"
-STATIC = files("swagger_ui") / "static"
+_SPEC = find_spec("swagger_ui")  # found, not imported: the package loads YAML and templates relay does not use
+STATIC = Path(_SPEC.origin if _SPEC and _SPEC.origin else "swagger_ui").parent / "static"
 ASSETS = {
     "swagger-ui-bundle.js": "text/javascript",
     "swagger-ui.css": "text/css",

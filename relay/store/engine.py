@@ -7,18 +7,22 @@ routed to psycopg 3.
 
 from __future__ import annotations
 
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from importlib.resources import files
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import StaticPool
 
 from relay.errors import StoreError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# Alembic (with Mako and Pygments) is imported only where a migration runs: a long-running
+# `relay serve` migrates in a child process and never holds those libraries in memory.
 
 
 def driver_url(url: str) -> str:
@@ -62,6 +66,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _alembic_config() -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(files("relay") / "migrations"))
     return config
@@ -69,6 +75,10 @@ def _alembic_config() -> Config:
 
 def apply_migrations(engine: Engine) -> list[str]:
     """Upgrade to the newest revision; returns the revisions applied (empty when current)."""
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
     config = _alembic_config()
     head = ScriptDirectory.from_config(config).get_current_head()
     try:
@@ -89,9 +99,35 @@ def apply_migrations(engine: Engine) -> list[str]:
 
 def current_head() -> str | None:
     """The newest migration shipped with this version of relay."""
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(_alembic_config()).get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
+
+
+def apply_migrations_apart(engine: Engine) -> list[str]:
+    """:func:`apply_migrations` in a short-lived child process, for a process that runs for months.
+
+    Migrating loads Alembic, Mako and Pygments (about 15 MB that Python never gives back);
+    done in a child, the server keeps only what it serves with. An in-memory SQLite database
+    exists only in this process, so it is migrated here.
+    """
+    url = engine.url.render_as_string(hide_password=False)
+    if engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:"):
+        return apply_migrations(engine)
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as child:
+        return child.submit(_migrate, url).result()
+
+
+def _migrate(url: str) -> list[str]:
+    engine = make_engine(url)
+    try:
+        return apply_migrations(engine)
+    finally:
+        engine.dispose()
