@@ -67,7 +67,7 @@ class Runtime:
         """The alternates of the post's feed, or the [wordpress] ones for pushed posts."""
         feed_id = self.store.feed_id_of(post_id)
         if feed_id is not None:
-            url = self.store.get_feed(feed_id).configured_url
+            url = self.store.configured_url_of(feed_id)
             for feed in self.settings.feeds:
                 if feed.url == url:
                     return feed.republish_templates
@@ -169,7 +169,7 @@ def options_lookup(settings: Settings, store: Store) -> Callable[[int | None], C
     def options_for(feed_id: int | None) -> ComposeOptions:
         if feed_id is None:
             return wordpress
-        return by_url.get(store.get_feed(feed_id).configured_url, wordpress)
+        return by_url.get(store.configured_url_of(feed_id), wordpress)
 
     return options_for
 
@@ -181,7 +181,7 @@ def account_lookup(settings: Settings, store: Store) -> Callable[[int | None], s
     def account_for(feed_id: int | None) -> str:
         if feed_id is None:
             return settings.wordpress.account
-        return by_url.get(store.get_feed(feed_id).configured_url, "default")
+        return by_url.get(store.configured_url_of(feed_id), "default")
 
     return account_for
 

@@ -242,3 +242,17 @@ def test_the_client_sends_the_user_agent_and_takes_its_timeouts_from_limits(serv
     assert asyncio.run(run()) == ((3, 4), None)  # the total deadline is fetch's own, across redirects
     sent = server.requests_for("/feed")[-1].headers
     assert sent["user-agent"].startswith("relay/") and sent["accept"].startswith("application/rss+xml")
+
+
+def test_the_environment_proxy_is_used_and_no_proxy_honoured(server: FeedServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """HTTP_PROXY is read once, as relay starts (not ~/.netrc on every request); NO_PROXY hosts go direct."""
+    server.set("/feed", body=FEED)
+    with FeedServer() as proxy:
+        proxy.set(server.url("/feed"), body=b"<rss><channel><title>via the proxy</title></channel></rss>")
+        monkeypatch.setenv("HTTP_PROXY", proxy.base_url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        assert b"via the proxy" in (get(server.url("/feed")).body or b"")
+        assert proxy.requests_for(server.url("/feed"))
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        assert get(server.url("/feed")).body == FEED

@@ -21,9 +21,10 @@ import re
 import socket
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from urllib.parse import urljoin, urlsplit
+from urllib.request import getproxies_environment, proxy_bypass
 
 import aiohttp
 import httpx
@@ -100,6 +101,16 @@ class FeedClient:
         self.limits = limits or FetchLimits()
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._proxies = getproxies_environment()
+        """HTTP_PROXY / HTTPS_PROXY (and NO_PROXY) as relay started, honoured like other HTTP clients do."""
+
+    def _proxy_for(self, url: str) -> str | None:
+        if not self._proxies:
+            return None
+        parts = urlsplit(url)
+        if proxy_bypass(parts.hostname or ""):
+            return None
+        return self._proxies.get(parts.scheme)
 
     @property
     def headers(self) -> Mapping[str, str]:
@@ -112,7 +123,9 @@ class FeedClient:
                 headers=dict(self.headers),
                 timeout=self.limits.client_timeout(),
                 connector=aiohttp.TCPConnector(limit=1000, enable_cleanup_closed=True),
-                trust_env=True,
+                # Not trust_env: aiohttp would then read ~/.netrc on every request (a tenth of a round's CPU).
+                # The proxy settings of the environment are read once, in _proxy_for.
+                trust_env=False,
                 auto_decompress=True,
             )
             self._loop = loop
@@ -130,7 +143,8 @@ class FeedClient:
         _check_address(url)
         try:
             async with asyncio.timeout(limits.total_timeout):
-                return await _follow_redirects(self.session(), url, etag, last_modified, limits, accept)
+                return await _follow_redirects(self.session(), url, etag, last_modified, limits, accept,
+                                               self._proxy_for)
         except aiohttp.ClientError as exc:  # first: aiohttp's own timeouts are TimeoutErrors too
             raise _explain(exc, url, limits) from exc
         except TimeoutError as exc:
@@ -171,6 +185,7 @@ async def _follow_redirects(
     last_modified: str | None,
     limits: FetchLimits,
     accept: str,
+    proxy_for: Callable[[str], str | None],
 ) -> FetchResult:
     headers = {"Accept": accept}
     if etag:
@@ -181,7 +196,7 @@ async def _follow_redirects(
     only_permanent_so_far = True
     current = url
     for _ in range(limits.max_redirects + 1):
-        async with session.get(current, headers=headers, allow_redirects=False) as response:
+        async with session.get(current, headers=headers, allow_redirects=False, proxy=proxy_for(current)) as response:
             status = response.status
             if status in _PERMANENT_REDIRECTS or status in _TEMPORARY_REDIRECTS:
                 current = _redirect_target(response, current)

@@ -128,10 +128,11 @@ class FeedPoller:
         running: set[asyncio.Task[PollOutcome]] = set()
         try:
             while remaining or running:
-                # Keep about two feeds claimed per fetch slot: a slot that frees up finds work at once, and
-                # no feed sits leased long before it is fetched. The list alternates hosts, so a host's
+                # Keep between one and a half and two feeds claimed per fetch slot: a slot that frees up finds
+                # work at once, no feed sits leased long before it is fetched, and claims go by the dozen
+                # (one statement each), not one per finished feed. The list alternates hosts, so a host's
                 # limit holds back few of them.
-                if remaining and len(running) < 2 * self.concurrency:
+                if remaining and len(running) <= self.concurrency * 3 // 2:
                     want = 2 * self.concurrency - len(running)
                     window = remaining[:want]  # exactly these: the list's order spreads hosts, keep it
                     claimed = await asyncio.to_thread(

@@ -30,8 +30,16 @@ class Store(OutboxQueries, ReviewQueries):
         self.review = review
         """``[publishing] review``: every new delivery waits for the owner's approval instead of being queued.
         Decided here, where each door's deliveries are written, so no door can go around it."""
+        self._configured_urls: dict[int, str] = {}
 
     # -- feeds ---------------------------------------------------------------------------
+
+    def configured_url_of(self, feed_id: int) -> str:
+        """The address a feed has in the config, remembered: a feed's row is found by it, so it never changes."""
+        url = self._configured_urls.get(feed_id)
+        if url is None:
+            url = self._configured_urls[feed_id] = self.get_feed(feed_id).configured_url
+        return url
 
     def sync_feeds(self, urls: Iterable[str], now: datetime) -> list[FeedRow]:
         """Make sure every configured feed has a row; returns the rows for those URLs.
