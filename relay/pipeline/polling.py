@@ -106,6 +106,7 @@ class FeedPoller:
         self._slots = asyncio.Semaphore(concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._checked: list[tuple[int, dict[str, object]]] = []
+        self._synced = False
 
     async def poll(self, now: datetime, *, only_due: bool = True) -> list[PollOutcome]:
         """Poll every configured feed that is due (or all of them, for ``poll --once``).
@@ -114,8 +115,11 @@ class FeedPoller:
         so the round never waits for the slowest feed of a batch, and instances sharing a database
         split the work between them without fetching the same feed at once.
         """
-        rows = await asyncio.to_thread(self.store.sync_feeds, list(self.plans), now)
-        candidates = [r for r in rows if r.status == "active" and (not only_due or _is_due(r, now))]
+        if not self._synced:  # the config does not change while relay runs: its feeds get rows once
+            await asyncio.to_thread(self.store.sync_feeds, list(self.plans), now)
+            self._synced = True
+        rows = await asyncio.to_thread(self.store.active_feeds, now, only_due=only_due)
+        candidates = [r for r in rows if r.configured_url in self.plans]  # not feeds removed from the config
         if self.push_live is not None and only_due and candidates:
             live = await asyncio.to_thread(self.push_live, now)
             candidates = [
@@ -312,7 +316,3 @@ def _spread_by_host(candidates: Sequence[FeedRow]) -> list[int]:
 
 def _safety_poll_due(feed: FeedRow, now: datetime, interval: timedelta, slowdown: float) -> bool:
     return feed.last_checked_at is None or feed.last_checked_at + interval * slowdown <= now
-
-
-def _is_due(feed: FeedRow, now: datetime) -> bool:
-    return feed.next_check_at is None or feed.next_check_at <= now

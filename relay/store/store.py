@@ -60,6 +60,14 @@ class Store(OutboxQueries, ReviewQueries):
             rows = conn.execute(select(feeds).where(feeds.c.configured_url.in_(wanted)).order_by(feeds.c.id))
             return [row_to(FeedRow, r._mapping) for r in rows]
 
+    def active_feeds(self, now: datetime, *, only_due: bool = True) -> list[FeedRow]:
+        """The active feeds (only those due at ``now``, by default): one statement, on the ``ix_feeds_due`` index."""
+        query = select(feeds).where(feeds.c.status == "active")
+        if only_due:
+            query = query.where(or_(feeds.c.next_check_at.is_(None), feeds.c.next_check_at <= now))
+        with self.engine.connect() as conn:
+            return [row_to(FeedRow, row._mapping) for row in conn.execute(query.order_by(feeds.c.id))]
+
     def claim_feeds(
         self, feed_ids: Sequence[int], now: datetime, *, limit: int, lease: timedelta, instance: str,
         only_due: bool = True,
