@@ -48,36 +48,14 @@ def free_port() -> int:
 
 
 def build_app(database_url: str) -> Any:
-    """The production app; tracking is attached here only if ``create_app`` does not do it yet."""
+    """The production app, as `relay serve` builds it (the click writer runs in its lifespan)."""
     from relay.config.settings import load_settings
-    from relay.metrics.tracking import Tracking
-    from relay.routes import redirect
     from relay.routes.app import create_app
     from relay.wiring import build_runtime
 
     settings = load_settings(None, environ={"RELAY_DATABASE_URL": database_url, "RELAY_LOG_LEVEL": "WARNING"})
     runtime = build_runtime(settings)
-    app = create_app(runtime, run_worker=False)
-    if not any(getattr(route, "path", "") == "/r/{code}" for route in app.routes):
-        tracking = Tracking.for_runtime(runtime)
-        app.state.tracking = tracking
-        app.include_router(redirect.router)
-        inner = app.router.lifespan_context
-
-        from contextlib import asynccontextmanager
-
-        @asynccontextmanager
-        async def lifespan(app_: Any) -> Any:
-            await tracking.start()
-            try:
-                async with inner(app_):
-                    yield
-            finally:
-                await tracking.stop()
-
-        app.router.lifespan_context = lifespan
-        print("bench: create_app has no /r/ route yet; tracking attached by the bench", file=sys.stderr)
-    return app
+    return create_app(runtime, run_worker=False)
 
 
 def serve(database_url: str, port: int) -> None:
