@@ -13,6 +13,7 @@ import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -201,7 +202,9 @@ def build_runtime(settings: Settings, *, publisher: Publisher | None = None) -> 
     limits = FetchLimits()
     http = make_client(limits)
     poller = FeedPoller(
-        service, feed_plans(settings), client=FeedClient(limits),
+        service, feed_plans(settings),
+        client=FeedClient(limits, trusted_hosts=[*settings.fetch.allow_hosts,
+                                                 *(urlsplit(feed.url).hostname or "" for feed in settings.feeds)]),
         concurrency=settings.polling.concurrency, per_host=settings.polling.per_host,
         parsers=FeedParsers(processes_for(
             None if settings.polling.parse_processes == "auto" else settings.polling.parse_processes,

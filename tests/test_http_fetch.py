@@ -15,6 +15,7 @@ import pytest
 
 from relay import __version__
 from relay.adapters.http_fetch import FeedClient, FetchLimits, FetchResult
+from relay.adapters.safe_fetch import BlockedAddress
 from relay.errors import FetchError
 from tests.feed_server import FeedServer
 
@@ -35,7 +36,7 @@ def get(
     limits = limits or FetchLimits()
 
     async def run() -> FetchResult:
-        async with FeedClient(limits) as client:
+        async with FeedClient(limits, trusted_hosts=["127.0.0.1"]) as client:
             return await client.fetch(url, etag=etag, last_modified=last_modified)
 
     return asyncio.run(run())
@@ -234,7 +235,7 @@ def test_the_client_sends_the_user_agent_and_takes_its_timeouts_from_limits(serv
     server.set("/feed", body=FEED)
 
     async def run() -> tuple[object, object]:
-        async with FeedClient(limits) as client:
+        async with FeedClient(limits, trusted_hosts=["127.0.0.1"]) as client:
             await client.fetch(server.url("/feed"))
             timeout = client.session().timeout
             return (timeout.sock_connect, timeout.sock_read), timeout.total
@@ -244,7 +245,9 @@ def test_the_client_sends_the_user_agent_and_takes_its_timeouts_from_limits(serv
     assert sent["user-agent"].startswith("relay/") and sent["accept"].startswith("application/rss+xml")
 
 
-def test_the_environment_proxy_is_used_and_no_proxy_honoured(server: FeedServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_environment_proxy_is_used_and_no_proxy_honoured(
+    server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """HTTP_PROXY is read once, as relay starts (not ~/.netrc on every request); NO_PROXY hosts go direct."""
     server.set("/feed", body=FEED)
     with FeedServer() as proxy:
@@ -256,3 +259,29 @@ def test_the_environment_proxy_is_used_and_no_proxy_honoured(server: FeedServer,
         assert proxy.requests_for(server.url("/feed"))
         monkeypatch.setenv("NO_PROXY", "127.0.0.1")
         assert get(server.url("/feed")).body == FEED
+
+
+@pytest.mark.parametrize("target", ["http://127.0.0.2:{port}/feed", "http://localhost:{port}/feed",
+                                    "http://[::ffff:127.0.0.2]:{port}/feed", "http://169.254.169.254/latest/"])
+def test_a_redirect_into_a_private_network_is_refused(server: FeedServer, target: str) -> None:
+    """The operator's feed host is trusted wherever it is; where a redirect leads, relay did not choose."""
+    port = server.base_url.rsplit(":", 1)[1]
+    server.redirect("/feed", target.format(port=port), status=302)
+    error = fetch_error(server.url("/feed"))
+    assert "not a public internet address" in str(error) and "allow_hosts" in str(error)
+    assert isinstance(error, BlockedAddress)
+
+
+def test_a_redirect_to_a_trusted_host_is_followed(server: FeedServer) -> None:
+    with FeedServer(host="127.0.0.2") as other:
+        other.set("/feed", body=FEED)
+        server.redirect("/feed", other.url("/feed"), status=302)
+
+        async def run(trusted: list[str]) -> FetchResult:
+            async with FeedClient(trusted_hosts=trusted) as client:
+                return await client.fetch(server.url("/feed"))
+
+        assert asyncio.run(run(["127.0.0.1", "127.0.0.2"])).body == FEED  # [fetch] allow_hosts = ["127.0.0.2"]
+        with pytest.raises(BlockedAddress):
+            asyncio.run(run(["127.0.0.1"]))
+        assert len(other.requests) == 1, "the refused fetch never reached the untrusted host"

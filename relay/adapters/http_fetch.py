@@ -17,19 +17,23 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import hashlib
+import ipaddress
 import re
 import socket
 import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from urllib.parse import urljoin, urlsplit
 from urllib.request import getproxies_environment, proxy_bypass
 
 import aiohttp
 import httpx
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import ThreadedResolver
 
 from relay import __version__
+from relay.adapters.safe_fetch import is_public, refusal
 from relay.errors import FetchError
 
 USER_AGENT = f"relay/{__version__} (+https://github.com/relay; feed fetcher)"
@@ -97,12 +101,27 @@ class FeedClient:
     first use, and made again if that loop is gone.
     """
 
-    def __init__(self, limits: FetchLimits | None = None) -> None:
+    def __init__(self, limits: FetchLimits | None = None, *, trusted_hosts: Iterable[str]) -> None:
         self.limits = limits or FetchLimits()
+        self.trusted_hosts = frozenset(host.lower() for host in trusted_hosts)
+        """The operator's own hosts (the configured feeds', ``[fetch] allow_hosts``): fetched wherever they are.
+        Any other host, reached by a redirect or a moved feed, must be on the public internet."""
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._proxies = getproxies_environment()
         """HTTP_PROXY / HTTPS_PROXY (and NO_PROXY) as relay started, honoured like other HTTP clients do."""
+
+    def _check_literal(self, url: str) -> None:
+        """A host written as an IP address is not resolved, so the resolver cannot check it: checked here."""
+        host = (urlsplit(url).hostname or "").lower()
+        if host in self.trusted_hosts:
+            return
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            return  # a name: the resolver checks every address it gives
+        if not is_public(host):
+            raise refusal(url, host, host)
 
     def _proxy_for(self, url: str) -> str | None:
         if not self._proxies:
@@ -122,7 +141,8 @@ class FeedClient:
             self._session = aiohttp.ClientSession(
                 headers=dict(self.headers),
                 timeout=self.limits.client_timeout(),
-                connector=aiohttp.TCPConnector(limit=1000, enable_cleanup_closed=True),
+                connector=aiohttp.TCPConnector(limit=1000, enable_cleanup_closed=True,
+                                               resolver=_GuardedResolver(self.trusted_hosts)),
                 # Not trust_env: aiohttp would then read ~/.netrc on every request (a tenth of a round's CPU).
                 # The proxy settings of the environment are read once, in _proxy_for.
                 trust_env=False,
@@ -144,7 +164,7 @@ class FeedClient:
         try:
             async with asyncio.timeout(limits.total_timeout):
                 return await _follow_redirects(self.session(), url, etag, last_modified, limits, accept,
-                                               self._proxy_for)
+                                               self._proxy_for, self._check_literal)
         except aiohttp.ClientError as exc:  # first: aiohttp's own timeouts are TimeoutErrors too
             raise _explain(exc, url, limits) from exc
         except TimeoutError as exc:
@@ -167,6 +187,31 @@ class FeedClient:
         await self.aclose()
 
 
+class _GuardedResolver(AbstractResolver):
+    """aiohttp's resolver, refusing a name that leads into a private network unless its host is trusted.
+
+    aiohttp connects to the addresses this returns, so the address checked is the address used
+    (a name that answers differently the second time, DNS rebinding, gains nothing).
+    """
+
+    def __init__(self, trusted_hosts: frozenset[str]) -> None:
+        self._inner = ThreadedResolver()
+        self._trusted = trusted_hosts
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        results = await self._inner.resolve(host, port, family)
+        if host.lower() not in self._trusted:
+            for result in results:
+                if not is_public(result["host"]):
+                    raise refusal(f"http://{host}:{port}/", host, result["host"])
+        return results
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
 def _check_address(url: str) -> None:
     try:
         parts = urlsplit(url)
@@ -186,6 +231,7 @@ async def _follow_redirects(
     limits: FetchLimits,
     accept: str,
     proxy_for: Callable[[str], str | None],
+    check: Callable[[str], None],
 ) -> FetchResult:
     headers = {"Accept": accept}
     if etag:
@@ -196,6 +242,7 @@ async def _follow_redirects(
     only_permanent_so_far = True
     current = url
     for _ in range(limits.max_redirects + 1):
+        check(current)
         async with session.get(current, headers=headers, allow_redirects=False, proxy=proxy_for(current)) as response:
             status = response.status
             if status in _PERMANENT_REDIRECTS or status in _TEMPORARY_REDIRECTS:

@@ -98,7 +98,7 @@ def _split(url: str) -> tuple[str, str, int]:
     return parts.scheme, parts.hostname.lower(), port or (443 if parts.scheme == "https" else 80)
 
 
-def _refusal(url: str, host: str, address: str) -> BlockedAddress:
+def refusal(url: str, host: str, address: str) -> BlockedAddress:
     return BlockedAddress(
         f"refusing to fetch {url}: {host} resolves to {address}, which is not a public internet address "
         f"(loopback, private, link-local or shared). If this host is yours and trusted, add it to "
@@ -122,7 +122,7 @@ async def resolve_public(url: str, allow_hosts: Iterable[str] = ()) -> str | Non
     addresses = [str(info[4][0]) for info in infos]
     for address in addresses:
         if not is_public(address):
-            raise _refusal(url, host, address)
+            raise refusal(url, host, address)
     if not addresses:
         raise FetchError(f"cannot resolve {host}: no address")
     return addresses[0]
