@@ -272,6 +272,8 @@ def test_a_refused_delivery_is_not_retried_and_the_notice_says_why(
     assert "relay a répondu 401" in failure["message"] and "same secret" in failure["message"]
     notice = site.php("ob_start(); RelayConnector\\show_delivery_failures(); return ob_get_clean();")
     assert "relay a répondu 401" in notice and wrong not in notice
+    assert "La clé secrète n’est pas celle que relay connaît." in notice  # what it means, in the owner's words
+    assert "(publié)" in notice, "the event named in French, not 'publish'"
     assert emulator.tweets() == [] and relay.webhook_ids() == []
 
 

@@ -128,7 +128,7 @@ function show_delivery_failures(): void {
 			'<li>%1$s — %2$s (%3$s): %4$s</li>',
 			esc_html( wp_date( get_option( 'date_format' ) . ' ' . get_option( 'time_format' ), (int) $failure['time'] ) ),
 			esc_html( '' !== $failure['title'] ? $failure['title'] : '#' . $failure['post_id'] ),
-			esc_html( $failure['event'] ),
+			esc_html( event_in_words( (string) $failure['event'] ) ),
 			esc_html( $failure['message'] )
 		);
 	}

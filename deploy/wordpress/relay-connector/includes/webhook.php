@@ -215,8 +215,41 @@ function send_webhook( string $id, string $body ): array {
 	}
 	// Worth retrying: relay down or busy. Not worth it: a wrong secret, URL or clock (4xx) needs a human.
 	$retry = $status >= 500 || in_array( $status, array( 408, 425, 429 ), true );
-	/* translators: 1: HTTP status, 2: relay's explanation */
-	return result( false, $retry, $status, sprintf( __( 'relay answered %1$d: %2$s', 'relay-connector' ), $status, answer_detail( $response ) ) );
+	/* translators: 1: what went wrong, in plain words; 2: HTTP status; 3: relay's own explanation (English) */
+	return result( false, $retry, $status, sprintf( __( '%1$s (relay answered %2$d: %3$s)', 'relay-connector' ), status_in_words( $status ), $status, answer_detail( $response ) ) );
+}
+
+/**
+ * What an answer of relay means for the site's owner, in their language.
+ */
+function status_in_words( int $status ): string {
+	switch ( true ) {
+		case 401 === $status:
+			return __( 'The secret key is not the one relay has.', 'relay-connector' );
+		case 413 === $status:
+			return __( 'This post is too large for relay.', 'relay-connector' );
+		case 503 === $status:
+			return __( 'Relay is not ready: no secret key is set on its side, or it is starting.', 'relay-connector' );
+		case $status >= 500 || in_array( $status, array( 408, 425, 429 ), true ):
+			return __( 'Relay is down or busy; WordPress will try again.', 'relay-connector' );
+		case 404 === $status:
+			return __( 'Nothing answers as relay at this address: check it.', 'relay-connector' );
+		default:
+			return __( 'Relay refused this post.', 'relay-connector' );
+	}
+}
+
+/**
+ * The name of what happened to a post, for the failure notice.
+ */
+function event_in_words( string $event ): string {
+	$names = array(
+		'publish'   => __( 'published', 'relay-connector' ),
+		'update'    => __( 'updated', 'relay-connector' ),
+		'trash'     => __( 'moved to the trash', 'relay-connector' ),
+		'unpublish' => __( 'unpublished', 'relay-connector' ),
+	);
+	return $names[ $event ] ?? $event;
 }
 
 /**
