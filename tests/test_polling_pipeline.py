@@ -239,3 +239,46 @@ def _wait_until(condition: object, timeout: float = 30) -> None:
             return
         time.sleep(0.01)
     raise AssertionError("timed out")
+
+
+_PARSING_CHILD = """
+import asyncio, sys, time
+from multiprocessing import forkserver
+from relay.pipeline.parsing import FeedParsers
+from tests.feeds import rss_feed
+
+parsers = FeedParsers(2)
+async def main():
+    await asyncio.gather(*(parsers.parse(rss_feed(range(1, 3)), url="https://blog.example/feed/", headers={})
+                           for _ in range(4)))
+asyncio.run(main())
+pids = list(parsers._pool._processes) + [forkserver._forkserver._forkserver_pid]
+print(" ".join(map(str, pids)), flush=True)
+time.sleep(600)
+"""
+
+
+def test_parser_processes_leave_when_relay_is_killed() -> None:
+    """SIGKILL (or the OOM killer) gives relay no chance to stop its parsers: they must notice and leave."""
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", _PARSING_CHILD], stdout=subprocess.PIPE, text=True,
+                             cwd=Path(__file__).resolve().parents[1])
+    try:
+        assert child.stdout is not None
+        pids = [int(pid) for pid in child.stdout.readline().split()]
+        assert len(pids) == 3 and all(_running(pid) for pid in pids)
+    finally:
+        child.kill()
+        child.wait()
+    _wait_until(lambda: not any(_running(pid) for pid in pids), timeout=30)
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (a zombie has exited; only its parent's wait is missing)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"

@@ -17,6 +17,9 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import select
+import threading
+import time
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -51,7 +54,8 @@ class FeedParsers:
             # forkserver, not fork: this process runs threads (the store, uvicorn) that a fork would copy mid-lock.
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(["relay.adapters.feed_parser"])
-            self._pool = ProcessPoolExecutor(max_workers=self.processes, mp_context=context)
+            self._pool = ProcessPoolExecutor(max_workers=self.processes, mp_context=context,
+                                             initializer=_leave_with, initargs=(os.getpid(),))
         return self._pool
 
     async def parse(self, body: bytes, *, url: str, headers: Mapping[str, str]) -> FeedDocument:
@@ -77,6 +81,38 @@ class FeedParsers:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+
+def _leave_with(relay_pid: int) -> None:
+    """In each parser process: exit as soon as relay is gone, however it went.
+
+    A parser process waits on a queue whose writing end it holds itself, so it never sees
+    relay die; killed (SIGKILL, the OOM killer, a crash), relay would leave its parsers and
+    their fork server running for good, 70 MB each. A thread watches relay's process
+    (a pidfd, else a look every 2 s) and ends this one with it.
+    """
+
+    def watch() -> None:
+        try:
+            handle = os.pidfd_open(relay_pid)
+        except (AttributeError, OSError):
+            while _alive(relay_pid):
+                time.sleep(2)
+        else:
+            select.select([handle], [], [])  # readable once relay has exited
+        os._exit(0)
+
+    threading.Thread(target=watch, name="relay-parser-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _parse(body: bytes, url: str, headers: dict[str, str]) -> FeedDocument:
