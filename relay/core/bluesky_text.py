@@ -31,7 +31,6 @@ import regex
 
 from relay.core.compose import (
     DEFAULT_OPTIONS,
-    MIN_SUMMARY_WEIGHT,
     ComposeOptions,
     _Draft,
     _Layout,
@@ -39,6 +38,7 @@ from relay.core.compose import (
     _prepared,
     _render,
     shorten,
+    shrink_to_fit,
 )
 from relay.core.models import Post
 
@@ -142,24 +142,7 @@ def _fit(layout: _Layout, draft: _Draft, display: str, language: str) -> _Draft:
     def fits(candidate: _Draft) -> bool:
         return fits_bluesky(_render(layout, {**candidate.values(), "link": display}))
 
-    if fits(draft):
-        return draft
-    if draft.summary:
-        shorter = shorten(draft.summary, lambda text: fits(replace(draft, summary=text)),
-                          min_weight=MIN_SUMMARY_WEIGHT, language=language)
-        draft = replace(draft, summary=shorter)
-        if shorter:
-            return draft
-    while draft.hashtags and not fits(draft):
-        draft = replace(draft, hashtags=draft.hashtags[:-1])
-    if not fits(draft):
-        draft = replace(draft, site="")
-    if not fits(draft):
-        draft = replace(draft, author="")
-    if fits(draft):
-        return draft
-    title = shorten(draft.title, lambda text: fits(replace(draft, title=text)), hard_cut=True, language=language)
-    return replace(draft, title=title)
+    return shrink_to_fit(draft, fits, language)
 
 
 def _with_facets(layout: _Layout, draft: _Draft, display: str) -> tuple[str, tuple[Facet, ...]]:

@@ -386,11 +386,17 @@ class _Draft:
 
 
 def _fit(layout: _Layout, draft: _Draft, language: str = "") -> _Draft:
-    """``draft`` with parts shrunk or dropped, in the module's order, until it fits."""
+    """``draft`` with parts shrunk or dropped, in the module's order, until X takes it."""
+    return shrink_to_fit(draft, lambda candidate: is_valid_tweet(_render(layout, candidate.values())), language)
 
-    def fits(candidate: _Draft) -> bool:
-        return is_valid_tweet(_render(layout, candidate.values()))
 
+def shrink_to_fit(draft: _Draft, fits: Callable[[_Draft], bool], language: str = "") -> _Draft:
+    """``draft`` with parts shrunk or dropped until ``fits`` says yes, whatever the network's measure.
+
+    The order is what a reader loses least by: the summary is cut (never on a function word),
+    then hashtags go from the last, then the site's name, then the author; the title is cut
+    last, and the link is never touched.
+    """
     if fits(draft):
         return draft
     if draft.summary:

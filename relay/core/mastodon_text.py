@@ -29,20 +29,19 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from relay.core.compose import (
     DEFAULT_OPTIONS,
-    MIN_SUMMARY_WEIGHT,
     ComposeOptions,
     _Draft,
     _Layout,
     _layout,
     _prepared,
     _render,
-    shorten,
+    shrink_to_fit,
 )
 from relay.core.length import emoji_spans
 from relay.core.models import Post
@@ -220,24 +219,7 @@ def _fit(layout: _Layout, draft: _Draft, limits: MastodonLimits, language: str) 
     def fits(candidate: _Draft) -> bool:
         return is_valid_status(_render(layout, candidate.values()), limits)
 
-    if fits(draft):
-        return draft
-    if draft.summary:
-        shorter = shorten(draft.summary, lambda text: fits(replace(draft, summary=text)),
-                          min_weight=MIN_SUMMARY_WEIGHT, language=language)
-        draft = replace(draft, summary=shorter)
-        if shorter:
-            return draft
-    while draft.hashtags and not fits(draft):
-        draft = replace(draft, hashtags=draft.hashtags[:-1])
-    if not fits(draft):
-        draft = replace(draft, site="")
-    if not fits(draft):
-        draft = replace(draft, author="")
-    if fits(draft):
-        return draft
-    title = shorten(draft.title, lambda text: fits(replace(draft, title=text)), hard_cut=True, language=language)
-    return replace(draft, title=title)
+    return shrink_to_fit(draft, fits, language)
 
 
 def compose_status(
