@@ -55,3 +55,18 @@ def test_the_zone_is_named_in_the_pages_language() -> None:
     assert Formats("en", "Europe/Paris").zone_label(winter) == "Central European Standard Time (Europe/Paris)"
     assert "(UTC)" in Formats("fr").zone_label(winter)
     assert Formats("fr").day(date(2026, 10, 27)) == "27 oct." and Formats("en").day(date(2026, 10, 27)) == "Oct 27"
+
+
+@pytest.mark.parametrize(("label", "variant", "lang", "shown"), [
+    ("variant 0", 0, "fr", "Texte 1"),
+    ("variant 2", 2, "en", "Text 3"),
+    ("republish-2", 3, "fr", "Nouveau partage 2"),
+    ("v0b", 0, "fr", "Texte 1, reformulé"),
+    ("v1b", 1, "en", "Text 2, reworded"),
+    ("printemps", 1, "fr", "printemps"),  # a utm_content the owner chose in a template
+    ("vb", 0, "en", "vb"),
+])
+def test_tweets_are_named_in_words_not_by_relays_tags(label: str, variant: int, lang: str, shown: str) -> None:
+    from relay.routes.dashboard import labels
+
+    assert Formats(lang).tweet_label(label, variant, labels()[lang]) == shown

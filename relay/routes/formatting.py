@@ -9,6 +9,7 @@ pays X in dollars anyway).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -62,6 +63,21 @@ class Formats:
     def day(self, value: date) -> str:
         """A chart's first and last day: ``26 oct.`` / ``Oct 26``."""
         return format_date(value, "d MMM" if self.lang == "fr" else "MMM d", locale=self.locale)
+
+    @staticmethod
+    def tweet_label(label: str, variant: int, words: Mapping[str, str]) -> str:
+        """What the owner reads for one of a post's tweets, instead of relay's ``utm_content`` name.
+
+        ``variant 0`` -> "Text 1"; ``republish-2`` (a re-share) -> "Re-share 2"; ``v0b`` (the text reworded
+        after X refused a duplicate) -> "Text 1, reworded"; a name the owner chose in a template stays as it is.
+        """
+        if label == f"variant {variant}":
+            return words["text_n"].format(n=variant + 1)
+        if label.startswith("republish-") and label[10:].isdigit():
+            return words["reshare_n"].format(n=label[10:])
+        if len(label) > 2 and label[0] == "v" and label[-1] == "b" and label[1:-1].isdigit():
+            return words["reworded_n"].format(n=int(label[1:-1]) + 1)
+        return label
 
     def zone_label(self, at: datetime) -> str:
         """The zone's name as people say it, with its id: ``heure d’Europe centrale (Europe/Paris)``."""
