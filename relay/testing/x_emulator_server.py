@@ -1,24 +1,21 @@
 """The emulator served by uvicorn on a background thread, for tests in the same process.
 
-The socket is bound by this class on port 0 before uvicorn starts, so the port is known and no
-other process can take it in between (a "find a free port, then bind" dance would race). Tests
+The socket is bound on port 0 before uvicorn starts (:class:`relay.testing.serving.ServedApp`, shared
+with the other networks' emulators), so the port is known and no other process can take it in
+between (a "find a free port, then bind" dance would race). Tests
 drive the emulator through its real HTTP interface and read or script it through the methods
 here, which go straight to the shared, locked state.
 """
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
-from types import TracebackType
 from typing import Any
 
-import uvicorn
-
+from relay.testing.serving import ServedApp
 from relay.testing.x_emulator_app import create_app
 from relay.testing.x_emulator_state import (
     Charge,
@@ -29,15 +26,15 @@ from relay.testing.x_emulator_state import (
     StoredTweet,
 )
 
-STARTUP_TIMEOUT_SECONDS = 10.0
 
-
-class EmulatorServer:
+class EmulatorServer(ServedApp):
     """``with EmulatorServer(credits=3) as x: ...`` runs an X emulator at ``x.base_url``.
 
     Keyword arguments override fields of :class:`EmulatorConfig` (``keys=``, ``credits=``,
     ``tweet_rate_limit=`` ...).
     """
+
+    label = "the X emulator"
 
     def __init__(
         self,
@@ -49,64 +46,10 @@ class EmulatorServer:
         **overrides: Any,
     ) -> None:
         self.state = EmulatorState(replace(config or EmulatorConfig(), **overrides), clock=clock)
-        self.host = host
-        self._requested_port = port
-        self.port = 0
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._socket: socket.socket | None = None
+        super().__init__(host=host, port=port)
 
-    @property
-    def base_url(self) -> str:
-        if not self.port:
-            raise RuntimeError("the emulator is not running; use it as a context manager or call start()")
-        return f"http://{self.host}:{self.port}"
-
-    def start(self) -> EmulatorServer:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        # Accepted connections inherit this: without it every answer waits ~40 ms on Nagle's algorithm.
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.bind((self.host, self._requested_port))
-        self._socket, self.port = sock, sock.getsockname()[1]
-        config = uvicorn.Config(
-            create_app(self.state),
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            timeout_graceful_shutdown=1,
-        )
-        server = uvicorn.Server(config)
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name=f"x-emulator-{self.port}", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-        while not server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("the X emulator did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=STARTUP_TIMEOUT_SECONDS)
-        if self._socket is not None:
-            self._socket.close()
-        self._server = self._thread = self._socket = None
-        self.port = 0
-
-    def __enter__(self) -> EmulatorServer:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+    def app(self) -> Any:
+        return create_app(self.state)
 
     # --- direct access for tests ---------------------------------------------------------------
 
