@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -96,7 +97,9 @@ class WordPressSite:
         ``clock_offset`` (seconds), PHP runs under libfaketime with its clock that far off.
         """
         out = self.root / f"result-{secrets.token_hex(4)}.json"
-        prefix = ["faketime", "-f", f"{clock_offset:+d}s"] if clock_offset else []
+        # Under an outer libfaketime (CI's year-ahead run), the offset is added to it: a bare "+660s" would put
+        # PHP back on the real clock, a year behind relay.
+        prefix = ["faketime", "-f", f"{_outer_faketime_seconds() + clock_offset:+d}s"] if clock_offset else []
         completed = subprocess.run(
             [*prefix, self.php_binary, "run.php", str(out)], input=code, cwd=self.root,
             env=self._env(WP_TEST_ADMIN="1" if admin else "0"),
@@ -371,3 +374,12 @@ def _wait_until_serving(site: WordPressSite, timeout: float = 20) -> None:
             pass
         time.sleep(0.1)
     raise AssertionError(f"WordPress did not answer at {site.url} within {timeout:.0f}s")
+
+
+def _outer_faketime_seconds() -> int:
+    """The relative offset this process runs under with libfaketime (``FAKETIME="+365d"``), in seconds; else 0."""
+    match = re.fullmatch(r"([+-]\d+(?:\.\d+)?)([smhdy]?)", os.environ.get("FAKETIME", "").strip())
+    if match is None:
+        return 0
+    unit = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "y": 365 * 86400}[match.group(2)]
+    return round(float(match.group(1)) * unit)
