@@ -68,7 +68,7 @@ def seed(database_url: str, count: int) -> list[str]:
     from relay.core.models import Post, Tweet
     from relay.store.engine import apply_migrations, make_engine
     from relay.store.links import create_tracked_link
-    from relay.store.rows import NewPost
+    from relay.store.rows import Message, NewPost
     from relay.store.store import Store
 
     store = Store(make_engine(database_url))
@@ -76,7 +76,7 @@ def seed(database_url: str, count: int) -> list[str]:
     now = datetime.now(UTC)
     items = [
         NewPost(Post(url=f"https://blog.example/{n}/", title=f"Post {n}"), f"bench:{n}", f"https://blog.example/{n}/",
-                "feed", Tweet(text=f"Post {n}", link=TARGET, weighted_length=30))
+                "feed", (Message("default", Tweet(text=f"Post {n}", link=TARGET, weighted_length=30)),))
         for n in range(count)
     ]
     store.record_posts(None, items, now)

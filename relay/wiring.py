@@ -10,7 +10,8 @@ import functools
 import logging
 import os
 import socket
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -33,8 +34,11 @@ from relay.config.settings import (
 )
 from relay.core.compose import ComposeOptions
 from relay.core.flood import FloodRules
+from relay.core.mastodon_text import MastodonLimits
+from relay.core.networks import MastodonComposer, Target, compose_for_x, composer_for
 from relay.core.policy import Caps, XPrices
 from relay.core.ports import Publisher
+from relay.errors import RelayError
 from relay.metrics.engagement import refresh_engagement
 from relay.pipeline.enrichment import PageEnricher
 from relay.pipeline.parsing import FeedParsers, processes_for
@@ -43,6 +47,7 @@ from relay.pipeline.service import RelayService
 from relay.pipeline.worker import Worker
 from relay.store.costs import record_charge
 from relay.store.engine import make_engine
+from relay.store.outbox import DEFAULT_ACCOUNT
 from relay.store.store import Store
 from relay.websub.subscriber import WebSubSubscriber, build_subscriber
 
@@ -83,7 +88,13 @@ class Runtime:
 
 def build_publisher(settings: Settings, account: XSettings | AccountSettings | None = None, *,
                     on_billed: Callable[[str, Sequence[str]], None] | None = None) -> Publisher:
-    """The tweepy publisher when all four credentials are set, else dry-run."""
+    """The account's publisher on its network when its credentials are set, else dry-run.
+
+    X: tweepy, with all four keys. Mastodon: its REST API, with the instance and an access token.
+    Bluesky: XRPC, with the handle and an app password. Each client is imported only when used.
+    """
+    if isinstance(account, AccountSettings) and account.network != "x":
+        return _other_network_publisher(settings, account)
     keys = account or settings.x
     values = [s.get_secret_value() for s in (keys.consumer_key, keys.consumer_secret, keys.access_token,
                                              keys.access_token_secret)]
@@ -94,6 +105,63 @@ def build_publisher(settings: Settings, account: XSettings | AccountSettings | N
     timeout = settings.x.timeout_seconds
     return XPublisher(XCredentials(*values), api_base_url=settings.x.api_base_url, on_billed=on_billed,
                       timeout=(5.0, timeout), deadline=timeout + X_DEADLINE_BEYOND_TIMEOUT)
+
+
+def _other_network_publisher(settings: Settings, account: AccountSettings) -> Publisher:
+    if not account.has_credentials:
+        return DryRunPublisher()
+    timeout = httpx.Timeout(settings.x.timeout_seconds, connect=5.0)
+    if account.network == "mastodon":
+        from relay.adapters.mastodon import MastodonPublisher
+
+        return MastodonPublisher(account.instance_url, account.access_token.get_secret_value(),
+                                 visibility=account.visibility, timeout=timeout)
+    from relay.adapters.bluesky import BlueskyCredentials, BlueskyPublisher
+
+    return BlueskyPublisher(BlueskyCredentials(account.handle, account.app_password.get_secret_value()),
+                            service_url=account.service_url, timeout=timeout)
+
+
+def build_targets(settings: Settings) -> dict[str, Target]:
+    """Every account's target: its network and composer."""
+    targets = {DEFAULT_ACCOUNT: Target(DEFAULT_ACCOUNT, "x", compose_for_x)}
+    for account in settings.accounts:
+        targets[account.name] = Target(account.name, account.network, composer_for(account.network))
+    return targets
+
+
+def ask_instance_limits(targets: Mapping[str, Target], publishers: Mapping[str, Publisher]) -> None:
+    """Give each Mastodon account's composer its instance's limits (``GET /api/v2/instance``).
+
+    Until it has answered (or when it cannot be asked), statuses are written within Mastodon's
+    default 500 characters, which every instance accepts; relay never waits for it to start.
+    """
+    for name, target in targets.items():
+        ask = getattr(publishers.get(name), "instance_limits", None)
+        if not isinstance(target.compose, MastodonComposer) or ask is None:
+            continue
+        try:
+            limits: MastodonLimits = ask()
+        except RelayError as exc:
+            log.warning("could not read the Mastodon instance's limits; writing within %s characters",
+                        target.compose.limits.max_characters, extra={"account": name, "error": str(exc)})
+            continue
+        target.compose.limits = limits
+        log.info("Mastodon instance limits read", extra={"account": name, "max_characters": limits.max_characters})
+
+
+def targets_lookup(settings: Settings, store: Store, targets: Mapping[str, Target]) -> Callable[[int | None],
+                                                                                                 tuple[Target, ...]]:
+    """Feed id -> the accounts its posts go out on; no feed (WordPress, republish by address): [wordpress]'s."""
+    by_url = {feed.url: tuple(targets[name] for name in feed.targets) for feed in settings.feeds}
+    wordpress = tuple(targets[name] for name in settings.wordpress.targets)
+
+    def targets_for(feed_id: int | None) -> tuple[Target, ...]:
+        if feed_id is None:
+            return wordpress
+        return by_url.get(store.configured_url_of(feed_id), wordpress)
+
+    return targets_for
 
 
 def cost_recorder(settings: Settings, store: Store, account: str) -> Callable[[str, Sequence[str]], None]:
@@ -143,8 +211,9 @@ def feed_plans(settings: Settings) -> list[FeedPlan]:
 
 
 def caps_from(settings: Settings, account: AccountSettings | None = None) -> Caps:
-    """[publishing], with what an [[accounts]] block sets for itself on top."""
+    """[publishing], with what an [[accounts]] block sets for itself on top. Only X bills per post."""
     publishing = settings.publishing
+    on_x = account is None or account.network == "x"
     if account is not None:
         overrides = {k: v for k, v in account.model_dump(include=set(PublishingSettings.model_fields)).items()
                      if v is not None}
@@ -157,8 +226,8 @@ def caps_from(settings: Settings, account: AccountSettings | None = None) -> Cap
         quiet_end=quiet[1] if quiet else None,
         timezone=publishing.timezone,
         monthly_budget_usd=publishing.monthly_budget_usd,
-        cost_with_url_usd=publishing.cost_per_post_with_link_usd,
-        cost_without_url_usd=publishing.cost_per_post_usd,
+        cost_with_url_usd=publishing.cost_per_post_with_link_usd if on_x else 0.0,
+        cost_without_url_usd=publishing.cost_per_post_usd if on_x else 0.0,
     )
 
 
@@ -175,18 +244,6 @@ def options_lookup(settings: Settings, store: Store) -> Callable[[int | None], C
     return options_for
 
 
-def account_lookup(settings: Settings, store: Store) -> Callable[[int | None], str]:
-    """Feed id -> the X account its posts go out as; no feed: the [wordpress] account."""
-    by_url = {feed.url: feed.account for feed in settings.feeds}
-
-    def account_for(feed_id: int | None) -> str:
-        if feed_id is None:
-            return settings.wordpress.account
-        return by_url.get(store.configured_url_of(feed_id), "default")
-
-    return account_for
-
-
 def build_runtime(settings: Settings, *, publisher: Publisher | None = None) -> Runtime:
     store = Store(make_engine(settings.database.url), review=settings.publishing.review)
     publisher = publisher or build_publisher(settings, on_billed=cost_recorder(settings, store, "default"))
@@ -194,9 +251,13 @@ def build_runtime(settings: Settings, *, publisher: Publisher | None = None) -> 
     images = guarded if settings.fetch.images else None
     accounts = {a.name: (build_publisher(settings, a, on_billed=cost_recorder(settings, store, a.name)),
                          caps_from(settings, a)) for a in settings.accounts}
+    targets = build_targets(settings)
+    if any(target.network == "mastodon" for target in targets.values()):
+        threading.Thread(target=ask_instance_limits, args=(targets, {n: p[0] for n, p in accounts.items()}),
+                         name="relay-instance-limits", daemon=True).start()
     service = RelayService(store, publisher, caps=caps_from(settings), images=images,
                            options_for=options_lookup(settings, store), accounts=accounts,
-                           account_for=account_lookup(settings, store),
+                           targets_for=targets_lookup(settings, store, targets),
                            lease=timedelta(seconds=settings.publishing.lease_seconds),
                            tracked_base_url=settings.tracked_links_base)
     limits = FetchLimits()

@@ -39,7 +39,7 @@ from relay.cli.main import cli
 from relay.core.models import Post, Tweet
 from relay.store.copy import _insert_statement
 from relay.store.engine import apply_migrations, current_head, current_revision, make_engine
-from relay.store.rows import NewPost
+from relay.store.rows import Message, NewPost
 from relay.store.schema import UTCDateTime, metadata
 from relay.store.store import Store
 from tests.conftest import fresh_postgres_schema
@@ -100,7 +100,8 @@ def seed_every_table(engine: Engine) -> None:
     tweet = Tweet(text="Galette des rois https://boulangerie.example/galette", link=post.url, weighted_length=40)
     Store(engine).record_posts(
         ids["feeds"][0],
-        [NewPost(post=post, dedup_key="guid:galette", normalized_url=post.url, source="feed", tweet=tweet)],
+        [NewPost(post=post, dedup_key="guid:galette", normalized_url=post.url, source="feed",
+                 messages=(Message("default", tweet),))],
         datetime(2026, 1, 6, 9, 0, tzinfo=UTC),
     )
 
@@ -152,7 +153,8 @@ def assert_usable_after_copy(target: Engine) -> None:
     post = Post(url="https://new-blog.example/premier", title="Premier billet")
     tweet = Tweet(text="Premier billet https://new-blog.example/premier", link=post.url, weighted_length=40)
     [delivery_id] = store.record_posts(
-        feed.id, [NewPost(post=post, dedup_key="guid:premier", normalized_url=post.url, source="feed", tweet=tweet)],
+        feed.id, [NewPost(post=post, dedup_key="guid:premier", normalized_url=post.url, source="feed",
+                 messages=(Message("default", tweet),))],
         now,
     )
     assert delivery_id > max(row["id"] for row in before["deliveries"])

@@ -17,7 +17,7 @@ from relay.pipeline.outbox import PAUSE_RECHECK
 from relay.pipeline.service import RelayService
 from relay.store.engine import apply_migrations, make_engine
 from relay.store.outbox import FAILED, QUEUED, SENDING, SENT, SKIPPED
-from relay.store.rows import NewPost
+from relay.store.rows import Message, NewPost
 from relay.store.store import Store
 from relay.testing.x_emulator import EmulatorServer
 
@@ -50,7 +50,7 @@ def queue(store: Store, n: int, now: datetime, *, text: str | None = None) -> in
         dedup_key=f"url:{url}",
         normalized_url=url,
         source="feed",
-        tweet=Tweet(text=tweet_text, link=url, weighted_length=len(tweet_text)),
+        messages=(Message("default", Tweet(text=tweet_text, link=url, weighted_length=len(tweet_text))),),
     )
     [delivery_id] = store.record_posts(None, [item], now)
     return delivery_id
@@ -255,7 +255,7 @@ def queue_with_image(store: Store, image_url: str, when: datetime) -> int:
     item = NewPost(
         post=Post(url=url, title="Chantier", image_url=image_url, image_alt="Une salle de bain rénovée"),
         dedup_key=f"url:{url}", normalized_url=url, source="feed",
-        tweet=Tweet(text=text, link=url, weighted_length=len(text)),
+        messages=(Message("default", Tweet(text=text, link=url, weighted_length=len(text))),),
     )
     return store.record_posts(None, [item], when)[0]
 
@@ -364,11 +364,11 @@ def test_the_lease_covers_each_request_from_when_it_starts(store: Store, emulato
     leases: list[datetime] = []
     original = service.outbox.publisher.publish
 
-    def spy(text: str, media_ids: object = None) -> object:
+    def spy(text: str, media_ids: object = None, **delivery: object) -> object:
         [sending] = [d for d in store.list_deliveries() if d.status == SENDING]
         assert sending.lease_until is not None
         leases.append(sending.lease_until)
-        return original(text, media_ids)  # type: ignore[arg-type]
+        return original(text, media_ids, **delivery)  # type: ignore[arg-type]
 
     service.outbox.publisher.publish = spy  # type: ignore[method-assign]
     assert len(service.publish_due(round_started).sent) == 2

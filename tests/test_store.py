@@ -10,7 +10,7 @@ from sqlalchemy import inspect
 from relay.core.models import Post, Tweet
 from relay.store.engine import apply_migrations, current_head, current_revision, make_engine
 from relay.store.outbox import QUEUED, SENDING, SENT
-from relay.store.rows import NewPost
+from relay.store.rows import Message, NewPost
 from relay.store.schema import metadata
 from relay.store.store import Store
 
@@ -32,9 +32,8 @@ def new_post(n: int, *, tweet: bool = True) -> NewPost:
         dedup_key=f"guid:blog.example:g{n}",
         normalized_url=f"https://blog.example/{n}",
         source="feed",
-        tweet=Tweet(text=f"Post {n} https://blog.example/{n}", link=f"https://blog.example/{n}", weighted_length=30)
-        if tweet
-        else None,
+        messages=(Message("default", Tweet(text=f"Post {n} https://blog.example/{n}", link=f"https://blog.example/{n}",
+                                            weighted_length=30)),) if tweet else (),
     )
 
 

@@ -31,7 +31,7 @@ from relay.routes import api, dashboard, redirect
 from relay.routes.problems import install_problem_handlers
 from relay.store.engine import apply_migrations, make_engine
 from relay.store.links import create_tracked_link
-from relay.store.rows import NewPost
+from relay.store.rows import Message, NewPost
 from relay.store.store import Store
 
 TOKEN = "test-token-7f3a"
@@ -121,7 +121,8 @@ def seed_post(
     post = Post(url=url, title=title or f"Post {n}", guid=f"g{n}")
     tagged = f"{url}?utm_source=twitter&utm_medium=social&utm_campaign=post-{n}"
     tweet = Tweet(text=f"Post {n} {tagged}", link=tagged, weighted_length=40)
-    store.record_posts(None, [NewPost(post, f"guid:blog.example:g{n}", url, "feed", tweet)], sent_at)
+    item = NewPost(post, f"guid:blog.example:g{n}", url, "feed", (Message("default", tweet),))
+    store.record_posts(None, [item], sent_at)
     found = store.find_post(f"guid:blog.example:g{n}", url)
     assert found is not None
     post_id = found[0]

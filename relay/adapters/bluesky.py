@@ -1,7 +1,6 @@
 """Posting to Bluesky over XRPC with an app password, every failure translated once into relay's errors.
 
-Groundwork for issue 17: nothing builds this publisher yet (the outbox, store and reports do not
-know about networks other than X); :mod:`relay.wiring` will, and only when an account is configured.
+:mod:`relay.wiring` builds it for each ``network = "bluesky"`` account that has an app password.
 
 **Why not the atproto SDK.** ``atproto`` 0.0.73 (MarshalX's SDK) was read and measured: importing
 ``atproto.Client`` adds about 57 MB of resident memory and 0.6 s (923 modules: pydantic models for
@@ -36,7 +35,8 @@ from typing import Any
 import httpx
 
 from relay.core.bluesky_text import ExternalCard, Facet, detect_facets
-from relay.core.ports import PublishedTweet
+from relay.core.bluesky_tid import record_key_for_delivery
+from relay.core.ports import Outgoing, PublishedTweet
 from relay.errors import AccountBlocked, PostRefused, PublishError, RateLimited, TransientPublishError
 
 log = logging.getLogger("relay.publisher.bluesky")
@@ -80,6 +80,37 @@ class BlueskyRecentPost:
     @property
     def record_key(self) -> str:
         return self.id.rsplit("/", 1)[-1]
+
+    @property
+    def url(self) -> str:
+        return web_url(self.id)
+
+
+@dataclass(frozen=True)
+class ComposedParts:
+    """What the composer made beside a post's text, read back from the delivery."""
+
+    facets: tuple[Facet, ...] | None
+    card: ExternalCard | None
+    langs: tuple[str, ...]
+
+
+def parts_from_extra(text: str, extra: Mapping[str, Any] | None) -> ComposedParts:
+    """The facets, card and languages composed with ``text`` (see :func:`relay.core.networks.compose_for_bluesky`).
+
+    The facets hold byte offsets into the text as composed: if the owner edited the text in review,
+    they no longer fit, and the links and tags written in the new text are found instead (None).
+    """
+    if not extra:
+        return ComposedParts(None, None, ())
+    facets: tuple[Facet, ...] | None = None
+    if extra.get("text") == text:
+        facets = tuple(Facet(int(start), int(end), kind, str(value))
+                       for start, end, kind, value in extra.get("facets") or ())
+    card_fields = extra.get("card") or {}
+    card = ExternalCard(str(card_fields["uri"]), str(card_fields.get("title", "")),
+                        str(card_fields.get("description", ""))) if card_fields.get("uri") else None
+    return ComposedParts(facets, card, tuple(str(lang) for lang in extra.get("langs") or ()))
 
 
 @dataclass(frozen=True)
@@ -251,14 +282,23 @@ class BlueskyPublisher:
 
     def publish(self, text: str, media_ids: Sequence[str] | None = None, *, record_key: str | None = None,
                 facets: Sequence[Facet] | None = None, card: ExternalCard | None = None,
-                created_at: datetime | None = None, langs: Sequence[str] = ()) -> PublishedTweet:
+                created_at: datetime | None = None, langs: Sequence[str] = (),
+                outgoing: Outgoing | None = None) -> PublishedTweet:
         """Post ``text``; the answer's ``tweet_id`` is the post's AT URI.
 
         ``facets``: as composed (:func:`relay.core.bluesky_text.compose_bluesky_post`); without them,
         the full links and tags written in ``text`` are found. ``card``: the link card, with the first
         media as its thumbnail; without a card, the media are attached as images with their
-        descriptions. ``record_key``: see the module's docstring.
+        descriptions. ``record_key``: see the module's docstring. ``outgoing`` (from the outbox) gives
+        all of these from the delivery: the key from its id and queue time, the rest from what was
+        composed with the text (:func:`relay.core.networks.compose_for_bluesky`).
         """
+        if outgoing is not None:
+            record_key = record_key or record_key_for_delivery(outgoing.delivery_id, outgoing.queued_at)
+            composed = parts_from_extra(text, outgoing.extra)
+            facets = facets if facets is not None else composed.facets
+            card = card or composed.card
+            langs = langs or composed.langs
         record: dict[str, Any] = {
             "$type": POST_COLLECTION,
             "text": text,
@@ -289,7 +329,7 @@ class BlueskyPublisher:
         if response.status_code == 200:
             body = response.json()
             log.debug("posted %s", body.get("uri"))
-            return PublishedTweet(tweet_id=str(body["uri"]), text=text)
+            return PublishedTweet(tweet_id=str(body["uri"]), text=text, url=web_url(str(body["uri"]), self.handle))
         error = error_for_response(response, action)
         if record_key is not None and isinstance(error, TransientPublishError | PostRefused):
             existing = self._existing(record_key)
@@ -304,7 +344,8 @@ class BlueskyPublisher:
                               params={"repo": self._repo(), "collection": POST_COLLECTION, "rkey": record_key})
         if response.status_code == 200:
             body = response.json()
-            return PublishedTweet(tweet_id=str(body["uri"]), text=str((body.get("value") or {}).get("text", "")))
+            return PublishedTweet(tweet_id=str(body["uri"]), text=str((body.get("value") or {}).get("text", "")),
+                                  url=web_url(str(body["uri"]), self.handle))
         if _error_name(response)[0] == "RecordNotFound":
             return None
         raise error_for_response(response, "look up the post")

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
-from relay.core.ports import PostedTweet, PublishedTweet
+from relay.core.ports import Outgoing, PostedTweet, PublishedTweet
 
 log = logging.getLogger("relay.publisher")
 
@@ -29,7 +29,8 @@ class DryRunPublisher:
     def dry_run(self) -> bool:
         return True
 
-    def publish(self, text: str, media_ids: Sequence[str] | None = None) -> PublishedTweet:
+    def publish(self, text: str, media_ids: Sequence[str] | None = None, *,
+                outgoing: Outgoing | None = None) -> PublishedTweet:
         number = next(self._counter)
         log.info("dry run, not posted: %s", text, extra={"dry_run": True, "media_ids": list(media_ids or ())})
         return PublishedTweet(tweet_id=f"dry-run-{number}", text=text, dry_run=True)

@@ -38,7 +38,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from relay.core.mastodon_text import MastodonLimits
-from relay.core.ports import PublishedTweet
+from relay.core.ports import Outgoing, PublishedTweet
 from relay.errors import (
     AccountBlocked,
     PostRefused,
@@ -267,9 +267,12 @@ class MastodonPublisher:
             return self._client.request(method, path, **kwargs)
 
     def publish(self, text: str, media_ids: Sequence[str] | None = None, *,
-                idempotency_key: str | None = None) -> PublishedTweet:
-        """Post ``text`` as a status; with ``idempotency_key``, a retry within the hour cannot post it twice."""
+                idempotency_key: str | None = None, outgoing: Outgoing | None = None) -> PublishedTweet:
+        """Post ``text`` as a status; with ``idempotency_key`` (or the delivery's, from ``outgoing``),
+        a retry within the hour cannot post it twice."""
         action = "post a status"
+        if idempotency_key is None and outgoing is not None:
+            idempotency_key = outgoing.key
         body: dict[str, Any] = {"status": text, "visibility": self.visibility}
         if media_ids:
             body["media_ids"] = list(media_ids)
@@ -280,7 +283,7 @@ class MastodonPublisher:
             raise TransientPublishError("the Mastodon instance answered the post without a status id; "
                                         "check the account's statuses first.")
         log.debug("posted status %s", status_id)
-        return PublishedTweet(tweet_id=str(status_id), text=text)
+        return PublishedTweet(tweet_id=str(status_id), text=text, url=str(answer.get("url") or "") or None)
 
     def upload_image(self, data: bytes, mime: str, alt_text: str | None = None) -> str:
         """Upload one image with its description; wait (bounded) until the instance has processed it."""

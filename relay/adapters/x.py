@@ -34,7 +34,7 @@ from urllib3.util import Timeout
 
 from relay.adapters.dry_run import DryRunPublisher as DryRunPublisher
 from relay.core.policy import MEDIA_METADATA, OWN_POSTS_READ, POSTS_READ, USER_READ
-from relay.core.ports import PublishedTweet
+from relay.core.ports import Outgoing, PublishedTweet
 from relay.errors import (
     AccountBlocked,
     DuplicateContent,
@@ -44,6 +44,9 @@ from relay.errors import (
     TransientPublishError,
     TweetRejected,
 )
+
+TWEET_PAGE = "https://x.com/i/web/status/{id}"
+"""A tweet's page on X, whoever's account it is on."""
 
 log = logging.getLogger("relay.publisher")
 
@@ -341,14 +344,18 @@ class XPublisher:
     def dry_run(self) -> bool:
         return False
 
-    def publish(self, text: str, media_ids: Sequence[str] | None = None) -> PublishedTweet:
+    def publish(self, text: str, media_ids: Sequence[str] | None = None, *,
+                outgoing: Outgoing | None = None) -> PublishedTweet:
+        """Post a tweet. X has no idempotency key: ``outgoing`` is not used (the outbox looks for the
+        tweet on the timeline before a retry instead)."""
         with _x_errors("post a tweet"):
             answer = self._client.create_tweet(text=text, media_ids=list(media_ids) if media_ids else None)
         data = answer.data or {}
         if not data.get("id"):
             raise TransientPublishError("X answered the post without a tweet id; check the timeline first.")
         log.debug("posted tweet %s", data["id"])
-        return PublishedTweet(tweet_id=str(data["id"]), text=str(data.get("text", text)))
+        return PublishedTweet(tweet_id=str(data["id"]), text=str(data.get("text", text)),
+                              url=TWEET_PAGE.format(id=data["id"]))
 
     def me(self) -> XAccount:
         """The account the credentials act for (asked once, then remembered)."""

@@ -8,11 +8,12 @@ are put together and where values come from).
 from __future__ import annotations
 
 import ipaddress
+import re
 from datetime import time
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from relay.core.compose import DEFAULT_TEMPLATE, validate_template
 from relay.webhooks.signatures import SecretFormatError, signing_key
@@ -264,26 +265,71 @@ class LogSettings(_Section):
         return value.upper() if isinstance(value, str) else value
 
 
-class AccountSettings(_Section):
-    """Another X account relay posts as (an agency: one per client blog), with its own limits.
+NETWORKS = ("x", "mastodon", "bluesky")
+"""The networks an account can be on."""
 
-    Limits left out fall back to [publishing].
+
+class AccountSettings(_Section):
+    """Another account relay posts as (an agency: one per client blog), with its own limits.
+
+    ``network`` says where: another X account (the four X keys), a Mastodon account (its instance's
+    address and an access token) or a Bluesky account (its handle and an app password). Without its
+    credentials an account runs in dry-run, like [x]. Limits left out fall back to [publishing].
     """
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    network: Literal["x", "mastodon", "bluesky"] = "x"
     consumer_key: SecretStr = SecretStr("")
     consumer_secret: SecretStr = SecretStr("")
     access_token: SecretStr = SecretStr("")
+    """X: the account's access token. Mastodon: the token of the app made under Preferences > Development."""
     access_token_secret: SecretStr = SecretStr("")
+    instance_url: str = ""
+    """Mastodon: the instance's address, such as ``https://mastodon.social``."""
+    visibility: Literal["public", "unlisted", "private"] = "public"
+    """Mastodon: who sees the statuses (``unlisted`` keeps them off the public timelines)."""
+    handle: str = ""
+    """Bluesky: the account's handle, such as ``boulangerie.bsky.social``."""
+    app_password: SecretStr = SecretStr("")
+    """Bluesky: an app password (Settings > Privacy and security > App passwords), never the account's own."""
+    service_url: str = "https://bsky.social"
+    """Bluesky: the account's server (PDS); bsky.social unless the account is hosted elsewhere."""
     daily_cap: int | None = Field(default=None, ge=1)
     min_spacing_seconds: float | None = Field(default=None, ge=0)
     quiet_hours: str | None = None
     timezone: str | None = None
     monthly_budget_usd: float | None = Field(default=None, ge=0)
 
+    @field_validator("instance_url", "service_url")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"{value!r} is not an address: write it whole, such as https://mastodon.social")
+        return value
+
+    @model_validator(mode="after")
+    def _network_needs(self) -> AccountSettings:
+        if self.network == "mastodon" and not self.instance_url:
+            raise ValueError(f'account "{self.name}" is on Mastodon: set instance_url, the address of its '
+                             "instance (such as https://mastodon.social)")
+        if self.network == "bluesky" and not self.handle:
+            raise ValueError(f'account "{self.name}" is on Bluesky: set handle, such as example.bsky.social')
+        return self
+
     @property
     def secrets(self) -> list[SecretStr]:
-        return [self.consumer_key, self.consumer_secret, self.access_token, self.access_token_secret]
+        return [self.consumer_key, self.consumer_secret, self.access_token, self.access_token_secret,
+                self.app_password]
+
+    @property
+    def has_credentials(self) -> bool:
+        """Whether relay can post for real as this account (else it runs in dry-run)."""
+        if self.network == "mastodon":
+            return bool(self.access_token.get_secret_value())
+        if self.network == "bluesky":
+            return bool(self.app_password.get_secret_value())
+        return all(secret.get_secret_value() for secret in self.secrets[:4])
 
 
 class WordPressSettings(_Section):
@@ -296,6 +342,13 @@ class WordPressSettings(_Section):
     on_update: Literal["ignore", "repost_if_title_changed"] = "ignore"
     account: str = "default"
     """The X account posts from WordPress go out as ([[accounts]] name, or "default" for [x])."""
+    accounts: tuple[str, ...] = ()
+    """Every account posts from WordPress go out on (X, Mastodon, Bluesky); empty: ``account`` alone."""
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """The accounts each post goes out on, in order, each once."""
+        return tuple(dict.fromkeys(self.accounts or (self.account,)))
     template: str = DEFAULT_TEMPLATE
     hashtags: bool = True
     max_hashtags: int = Field(default=3, ge=0, le=10)
@@ -333,6 +386,13 @@ class FeedSettings(_Section):
     name: str = ""
     account: str = "default"
     """The X account this blog posts as ([[accounts]] name, or "default" for [x])."""
+    accounts: tuple[str, ...] = ()
+    """Every account this blog posts to (X, Mastodon, Bluesky); empty: ``account`` alone."""
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """The accounts each post goes out on, in order, each once."""
+        return tuple(dict.fromkeys(self.accounts or (self.account,)))
     template: str = DEFAULT_TEMPLATE
     backfill: int = Field(default=0, ge=0, le=50)
     """On first sight of the feed, post the newest N entries instead of none."""

@@ -111,15 +111,18 @@ class Settings(_Section):
         if "default" in names or len(set(names)) != len(names):
             raise ValueError('[[accounts]] names must be unique and not "default" (that one is [x])')
         known = {"default", *names}
-        for where, account in [("wordpress", self.wordpress.account)] + [
-            (f"feeds.{i}", f.account) for i, f in enumerate(self.feeds)
-        ]:
-            if account not in known:
-                raise ValueError(
-                    f'{where}.account is "{account}", but no [[accounts]] block has that name '
-                    f"(known: {', '.join(sorted(known))})"
-                )
+        for where, named in [("wordpress", self.wordpress)] + [(f"feeds.{i}", f) for i, f in enumerate(self.feeds)]:
+            for account in named.targets:
+                if account not in known:
+                    raise ValueError(
+                        f'{where} posts as "{account}", but no [[accounts]] block has that name '
+                        f"(known: {', '.join(sorted(known))})"
+                    )
         return self
+
+    def network_of(self, account: str) -> str:
+        """The network an account is on ("x" for [x], the "default" account)."""
+        return next((a.network for a in self.accounts if a.name == account), "x")
 
     @property
     def dry_run(self) -> bool:

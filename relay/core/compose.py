@@ -158,6 +158,8 @@ class ComposeOptions:
     """A tracked short link, used as it is (it carries no UTM parameters)."""
     keep_feed_utm: bool = False
     """Keep the ``utm_*`` parameters a feed put in its links instead of replacing them with relay's."""
+    utm_source: str = "twitter"
+    """``utm_source``: the network the visit came from (``mastodon``, ``bluesky`` for those posts)."""
 
     def __post_init__(self) -> None:
         validate_template(self.template)
@@ -184,8 +186,8 @@ def tagged_link(post: Post, options: ComposeOptions, *, today: date) -> str:
     category = next((slug for slug in map(slugify, filed) if slug), "")
     values = {"slug": post_slug(post.url, post.title), "category": category, "date": day.isoformat()}
     content = options.utm_content.format_map(values) if options.utm_content else None
-    return add_utm(post.url, campaign=options.utm_campaign.format_map(values), content=content,
-                   keep_existing=options.keep_feed_utm)
+    return add_utm(post.url, source=options.utm_source, campaign=options.utm_campaign.format_map(values),
+                   content=content, keep_existing=options.keep_feed_utm)
 
 
 _DANGLING = " \u00a0,;:–—‐-(«“‘\"'’/&|\\[{<+=*_"

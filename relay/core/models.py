@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 MAX_TITLE_CHARS = 2_000
 """A title, author or site name longer than this is cut here: a tweet shows at most 280."""
@@ -75,6 +76,9 @@ class Tweet:
     link: str
     """The link exactly as it stands in ``text`` (UTM-tagged, or a tracked short link)."""
     weighted_length: int
+    """The length as the network counts it (X's weighted count, Mastodon's characters, Bluesky's graphemes)."""
+    extra: dict[str, Any] | None = field(default=None, hash=False)
+    """What a network needs beside the text, composed with it (Bluesky: link and tag facets, the link card)."""
 
 
 @dataclass(frozen=True)

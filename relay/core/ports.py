@@ -6,19 +6,39 @@ fake and the one module that builds real adapters (:mod:`relay.wiring`) stays sm
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
 class PublishedTweet:
-    """What X returned for a posted tweet."""
+    """What the network returned for a post: its id (a Bluesky post's AT URI) and where people see it."""
 
     tweet_id: str
     text: str
     dry_run: bool = False
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """The delivery a text belongs to, for networks that can make a retry harmless.
+
+    Mastodon keeps an ``Idempotency-Key`` for an hour and answers a retry with the first status;
+    Bluesky stores one record per key, and relay chooses the key. Both are derived from the
+    delivery's id and the moment it was queued (both stored), so every attempt names the same post.
+    """
+
+    delivery_id: int
+    queued_at: datetime
+    extra: Mapping[str, Any] | None = None
+    """What the network's composer made beside the text (Bluesky: facets and link card)."""
+
+    @property
+    def key(self) -> str:
+        return f"relay-{self.delivery_id}-{int(self.queued_at.timestamp() * 1_000_000)}"
 
 
 class PostedTweet(Protocol):
@@ -40,7 +60,7 @@ class PostedTweet(Protocol):
 
 
 class Publisher(Protocol):
-    """Posts to one X account.
+    """Posts to one account (X, Mastodon or Bluesky).
 
     Raises a :class:`relay.errors.PublishError` subclass on failure; never retries by
     itself (retry policy belongs to the outbox).
@@ -49,7 +69,8 @@ class Publisher(Protocol):
     @property
     def dry_run(self) -> bool: ...
 
-    def publish(self, text: str, media_ids: Sequence[str] | None = None) -> PublishedTweet: ...
+    def publish(self, text: str, media_ids: Sequence[str] | None = None, *,
+                outgoing: Outgoing | None = None) -> PublishedTweet: ...
 
     def upload_image(self, data: bytes, mime: str, alt_text: str | None = None) -> str: ...
 

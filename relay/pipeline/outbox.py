@@ -35,7 +35,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 from relay.core.length import find_urls
 from relay.core.models import Post, Tweet
 from relay.core.policy import Caps, gate, month_start, post_cost
-from relay.core.ports import ImageSource, PostedTweet, Publisher
+from relay.core.ports import ImageSource, Outgoing, PostedTweet, Publisher
 from relay.errors import (
     AccountBlocked,
     DuplicateContent,
@@ -128,7 +128,7 @@ class Outbox:
         for delivery in taken:
             match = None if recent is None else self._find(delivery, recent)
             if match is not None:
-                self._mark_sent(delivery, match.id, now, outcome="reconciled", dry_run=False)
+                self._mark_sent(delivery, match.id, now, outcome="reconciled", dry_run=False, url=_url_of(match))
                 log.info("found on X after a crash; not posting again",
                          extra={"delivery": delivery.id, "tweet_id": match.id})
             elif recent is None:
@@ -204,7 +204,8 @@ class Outbox:
             log.warning("another worker took this delivery over; not posting it here", extra={"delivery": delivery.id})
             return
         try:
-            published = self.publisher.publish(delivery.text, media)
+            published = self.publisher.publish(delivery.text, media, outgoing=Outgoing(
+                delivery.id, delivery.created_at, delivery.extra))
         except RateLimited as exc:
             wait_until = datetime.fromtimestamp(exc.reset_at, UTC) if exc.reset_at else ended() + RETRY_BASE
             wait_until = max(wait_until, ended()) + timedelta(seconds=random.uniform(1, 10))
@@ -218,8 +219,10 @@ class Outbox:
         except DuplicateContent as exc:
             if self._had_ambiguous_attempt(delivery) and self._look_on_x(delivery, now, report):
                 return  # X has it because an earlier attempt did post it
+            republished = self.store.deliveries_on(delivery.post_id, delivery.account,
+                                                   before_variant=delivery.variant) > 0
             self._second_chance(delivery, post, now, report, why="vary", outcome="duplicate", error=exc,
-                                final_status=SKIPPED, allowed=delivery.variant > 0)
+                                final_status=SKIPPED, allowed=republished)
         except TweetRejected as exc:
             self._second_chance(delivery, post, now, report, why="shorter", outcome="rejected", error=exc,
                                 final_status=FAILED, allowed=True)
@@ -241,7 +244,7 @@ class Outbox:
                 self.store.set_account_pause(self.account, None, now)
                 log.info("publishing resumed", extra={"account": self.account})
             self._mark_sent(delivery, published.tweet_id, now, outcome="dry_run" if published.dry_run else "sent",
-                            dry_run=published.dry_run)
+                            dry_run=published.dry_run, url=published.url)
             report.sent.append(delivery.id)
             log.info("dry-run: would post" if published.dry_run else "posted",
                      extra={"delivery": delivery.id, "tweet_id": published.tweet_id, "text": delivery.text})
@@ -279,7 +282,7 @@ class Outbox:
         match = self._find(delivery, recent)
         if match is None:
             return False
-        self._mark_sent(delivery, match.id, now, outcome="reconciled", dry_run=False)
+        self._mark_sent(delivery, match.id, now, outcome="reconciled", dry_run=False, url=_url_of(match))
         report.sent.append(delivery.id)
         return True
 
@@ -288,16 +291,18 @@ class Outbox:
 
         A tweet some other delivery already carries is never taken for this one.
         """
-        taken = self.store.tweet_ids_recorded([tweet.id for tweet in recent])
+        taken = self.store.tweet_ids_recorded([tweet.id for tweet in recent], self.account)
         candidates = [tweet for tweet in recent if tweet.id not in taken]
         return find_own_tweet(delivery.text, delivery.link, candidates)
 
     def _had_ambiguous_attempt(self, delivery: DeliveryRow) -> bool:
         return any(a["outcome"] in AMBIGUOUS for a in self.store.attempts_for(delivery.id))
 
-    def _mark_sent(self, delivery: DeliveryRow, tweet_id: str, now: datetime, *, outcome: str, dry_run: bool) -> None:
+    def _mark_sent(self, delivery: DeliveryRow, tweet_id: str, now: datetime, *, outcome: str, dry_run: bool,
+                   url: str | None = None) -> None:
         self.store.finish_delivery(delivery.id, status=SENT, now=now, outcome=outcome, tweet_id=tweet_id,
-                                   dry_run=dry_run, cost_usd=0.0 if dry_run else self._cost(delivery.text))
+                                   dry_run=dry_run, cost_usd=0.0 if dry_run else self._cost(delivery.text),
+                                   remote_url=None if dry_run else url)
 
     def _media_for(self, post: Post) -> list[str]:
         """Upload the post's image; any failure means a post without image, never no post."""
@@ -338,6 +343,12 @@ def retry_delay(attempts: int) -> timedelta:
     exponent = min(max(0, attempts - 1), 16)
     delay: timedelta = RETRY_BASE * (2**exponent)
     return min(delay, RETRY_CEILING)
+
+
+def _url_of(tweet: PostedTweet) -> str | None:
+    """Where the network shows a post found in the account's timeline (Mastodon and Bluesky say; X does not)."""
+    url = getattr(tweet, "url", None)
+    return str(url) if url else None
 
 
 def _claimed(delivery: DeliveryRow) -> datetime:

@@ -11,10 +11,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from relay.core.compose import ComposeOptions, compose_tweet, tagged_link
+from relay.core.compose import ComposeOptions, tagged_link
 from relay.core.flood import FloodRules, Triage, triage
 from relay.core.identity import dedup_key, normalise_url
 from relay.core.models import FeedDocument, Post, Tweet
+from relay.core.networks import Target, compose_for_x
 from relay.core.policy import Caps
 from relay.core.ports import ImageSource, Publisher
 from relay.core.protected import is_protected
@@ -22,10 +23,13 @@ from relay.errors import RelayError
 from relay.pipeline.outbox import LEASE, Outbox, PublishReport
 from relay.store.outbox import DEFAULT_ACCOUNT
 from relay.store.posts import refresh_post
-from relay.store.rows import DeliveryRow, FeedRow, NewPost, TrackedLink
+from relay.store.rows import DeliveryRow, FeedRow, Message, NewPost, TrackedLink
 from relay.store.store import Store
 
 log = logging.getLogger("relay.service")
+
+X_ONLY = (Target(DEFAULT_ACCOUNT, "x", compose_for_x),)
+"""Where posts go when nothing else is configured: the [x] account."""
 
 SHORT_TEMPLATE = "{title} {link}"
 """What a tweet falls back to when X says the composed one is too long."""
@@ -45,7 +49,10 @@ class IngestResult:
 class RepublishResult:
     post_id: int
     delivery_id: int
+    """The first account's delivery (the feed's first target)."""
     text: str
+    delivery_ids: tuple[int, ...] = ()
+    """One delivery per account the post goes out on."""
 
 
 @dataclass(frozen=True)
@@ -68,7 +75,7 @@ class RelayService:
         images: ImageSource | None = None,
         options_for: Callable[[int | None], ComposeOptions] = lambda _feed_id: ComposeOptions(),
         accounts: Mapping[str, tuple[Publisher, Caps]] | None = None,
-        account_for: Callable[[int | None], str] = lambda _feed_id: DEFAULT_ACCOUNT,
+        targets_for: Callable[[int | None], Sequence[Target]] = lambda _feed_id: X_ONLY,
         lease: timedelta = LEASE,
         tracked_base_url: str | None = None,
     ) -> None:
@@ -78,8 +85,9 @@ class RelayService:
         self.publisher = publisher
         self.options_for = options_for
         """Compose options of a feed (``None``: posts that came by webhook or republish)."""
-        self.account_for = account_for
-        """The X account a feed's posts go out as (``None``: webhook and republish by address)."""
+        self.targets_for = targets_for
+        """The accounts a feed's posts go out on, each with its network's composer
+        (``None``: webhook and republish by address)."""
         self.outbox = Outbox(store, publisher, caps=caps or Caps(), recompose=self.recompose, images=images,
                              lease=lease)
         self.outboxes = {DEFAULT_ACCOUNT: self.outbox}
@@ -175,32 +183,49 @@ class RelayService:
     ) -> NewPost:
         """``post`` gives the identity; ``shown`` (its page-enriched version) gives the tweet."""
         display = shown or post
-        tweet = compose_tweet(display, options, today=now.date()) if post_it else None
+        messages = self._messages(display, options, now, self.targets_for(feed_id)) if post_it else ()
         return NewPost(post=display, dedup_key=dedup_key(post), normalized_url=normalise_url(post.url),
-                       source=source, tweet=tweet, not_before=not_before, held=held,
-                       account=self.account_for(feed_id),
-                       tracking=self._tracking(display, options, now) if post_it else None)
+                       source=source, messages=messages, not_before=not_before, held=held)
 
-    def _tracking(self, post: Post, options: ComposeOptions, now: datetime) -> TrackedLink | None:
-        """In tracked mode, how to give the tweet its own ``/r/CODE`` link once the store made the code."""
+    def _messages(self, post: Post, options: ComposeOptions, now: datetime,
+                  targets: Sequence[Target]) -> tuple[Message, ...]:
+        """One message per account, each composed by its network's rules (and its own ``utm_source``)."""
+        today = now.date()
+        messages = []
+        for target in targets:
+            shaped = target.options(options)
+            messages.append(Message(account=target.account, network=target.network,
+                                    tweet=target.compose(post, shaped, today),
+                                    tracking=self._tracking(post, shaped, now, target)))
+        return tuple(messages)
+
+    def _tracking(self, post: Post, options: ComposeOptions, now: datetime, target: Target) -> TrackedLink | None:
+        """In tracked mode, how to give the message its own ``/r/CODE`` link once the store made the code."""
         if not self.tracked_base_url:
             return None
         today = now.date()
         return TrackedLink(
             base_url=self.tracked_base_url,
             target_url=tagged_link(post, options, today=today),
-            compose=lambda url: compose_tweet(post, replace(options, link_override=url), today=today),
+            compose=lambda url: target.compose(post, replace(options, link_override=url), today),
         )
 
-    def _queue_variant(self, post_id: int, post: Post, options: ComposeOptions, now: datetime) -> tuple[int, str]:
-        """Queue one more tweet of a known post; returns the delivery id and the text as it will be posted."""
-        tweet = compose_tweet(post, options, today=now.date())
-        delivery_id = self.store.add_variant(post_id, tweet, now, account=self._account_of(post_id),
-                                             tracking=self._tracking(post, options, now))
-        return delivery_id, self.store.texts_of(post_id)[-1]
+    def _queue_variant(self, post_id: int, post: Post, options: ComposeOptions,
+                       now: datetime) -> tuple[int, str, list[int]]:
+        """Queue one more message of a known post per account it goes out on.
 
-    def _account_of(self, post_id: int) -> str:
-        return self.account_for(self.store.feed_id_of(post_id))
+        Returns the first delivery's id and text (as it will be posted), and every delivery's id.
+        """
+        targets = self.targets_for(self.store.feed_id_of(post_id))
+        ids = self.store.add_messages(post_id, self._messages(post, options, now, targets), now)
+        return ids[0], self.store.text_of(ids[0]), ids
+
+    def target_of(self, delivery: DeliveryRow) -> Target:
+        """The account and composer of a delivery (its post's feed's target on that account)."""
+        targets = self.targets_for(self.store.feed_id_of(delivery.post_id))
+        return next((t for t in targets if t.account == delivery.account),
+                    Target(delivery.account, delivery.network, compose_for_x) if delivery.network == "x"
+                    else targets[0])
 
     def ingest_post(
         self,
@@ -231,8 +256,8 @@ class RelayService:
             # "Relay again" and later variants are made from the post as it is, not as it was.
             refresh_post(self.store.engine, post_id, post)
         if on_update == "repost_if_title_changed" and post.title.strip() != known.title.strip():
-            delivery_id, _ = self._queue_variant(post_id, post, options, now)
-            return PostDecision("queued", post_id=post_id, delivery_ids=[delivery_id])
+            _, _, ids = self._queue_variant(post_id, post, options, now)
+            return PostDecision("queued", post_id=post_id, delivery_ids=ids)
         return PostDecision("already_known", post_id=post_id)
 
     def remember_post(self, post: Post, *, source: str, now: datetime) -> PostDecision:
@@ -246,7 +271,7 @@ class RelayService:
         if existing is not None:
             skipped = self.store.skip_queued(existing[0], now, reason="the author chose not to share this post")
             return PostDecision("not_shared", post_id=existing[0], delivery_ids=skipped)
-        item = NewPost(post=post, dedup_key=key, normalized_url=url, source=source, tweet=None)
+        item = NewPost(post=post, dedup_key=key, normalized_url=url, source=source)
         self.store.record_posts(None, [item], now)
         log.info("post not shared, at its author's choice", extra={"url": post.url})
         return PostDecision("not_shared")
@@ -265,20 +290,24 @@ class RelayService:
         """Queue the post again with a text unlike every earlier tweet of it.
 
         X refuses duplicate text, so each republish takes the next alternate template and a
-        ``utm_content`` of its own (which also tells the variants apart in the reports).
+        ``utm_content`` of its own (which also tells the variants apart in the reports). It goes out
+        on every account the post's feed posts to.
         """
         post = self.store.get_post(post_id)
         earlier = self.store.texts_of(post_id)
-        options = self.options_for(self.store.feed_id_of(post_id))
+        feed_id = self.store.feed_id_of(post_id)
+        options = self.options_for(feed_id)
+        targets = self.targets_for(feed_id)
         alternates = list(templates) or [options.template]
-        variant = len(earlier)
+        variant = self.store.deliveries_on(post_id, targets[0].account)
         for attempt in range(len(alternates) + 3):
             template = alternates[(variant - 1 + attempt) % len(alternates)]
             varied = replace(options, template=template, utm_content=f"republish-{variant + attempt}")
-            if compose_tweet(post, varied, today=now.date()).text not in earlier:
-                delivery_id, text = self._queue_variant(post_id, post, varied, now)
+            texts = [t.compose(post, t.options(varied), now.date()).text for t in targets]
+            if not any(text in earlier for text in texts):
+                delivery_id, text, ids = self._queue_variant(post_id, post, varied, now)
                 log.info("republish queued", extra={"post": post_id, "delivery": delivery_id})
-                return RepublishResult(post_id, delivery_id, text)
+                return RepublishResult(post_id, delivery_id, text, tuple(ids))
         raise RelayError("could not compose a text different from the earlier tweets; add a republish template")
 
     def republish_page(self, post: Post, now: datetime, *, templates: Sequence[str] = ()) -> RepublishResult:
@@ -292,7 +321,7 @@ class RelayService:
         found = self.store.find_post(item.dedup_key, item.normalized_url)
         if not queued or found is None:
             raise RelayError("another request recorded this post at the same moment; try again")
-        return RepublishResult(found[0], queued[0], self.store.texts_of(found[0])[-1])
+        return RepublishResult(found[0], queued[0], self.store.text_of(queued[0]), tuple(queued))
 
     def evergreen(self, now: datetime, *, after: timedelta, min_gap: timedelta,
                   templates_for: Callable[[int], Sequence[str]]) -> list[RepublishResult]:
@@ -355,12 +384,13 @@ class RelayService:
         return [i for outbox in self.outboxes.values() for i in outbox.recover(now)]
 
     def recompose(self, delivery: DeliveryRow, post: Post, why: str) -> Tweet | None:
-        """A second text for a delivery X refused: shorter (too long) or varied (duplicate)."""
-        options = self.options_for(self.store.feed_id_of(delivery.post_id))
+        """A second text for a delivery the network refused: shorter (too long) or varied (duplicate)."""
+        target = self.target_of(delivery)
+        options = target.options(self.options_for(self.store.feed_id_of(delivery.post_id)))
         if self.tracked_base_url and delivery.link.startswith(f"{self.tracked_base_url}/r/"):
             options = replace(options, link_override=delivery.link)  # keep this tweet's tracked link
         if why == "shorter":
             options = replace(options, template=SHORT_TEMPLATE, hashtags=False)
         else:
             options = replace(options, utm_content=f"v{delivery.variant}b")
-        return compose_tweet(post, options, today=delivery.created_at.date())
+        return target.compose(post, options, delivery.created_at.date())

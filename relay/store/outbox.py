@@ -28,11 +28,13 @@ DEFAULT_ACCOUNT = "default"
 
 def queued_delivery(
     post_id: int, variant: int, tweet: Tweet, now: datetime, account: str = DEFAULT_ACCOUNT, *,
-    review: bool = False,
+    review: bool = False, network: str = "x",
 ) -> dict[str, Any]:
     """Column values of a new delivery, due at once (or, in review mode, waiting for the owner)."""
     return {
         "account": account,
+        "network": network,
+        "extra": tweet.extra,
         "post_id": post_id,
         "variant": variant,
         "status": REVIEW if review else QUEUED,
@@ -119,12 +121,18 @@ class OutboxQueries:
         with self.engine.begin() as conn:
             return bool(conn.execute(update(deliveries).where(condition).values(lease_until=until)).rowcount)
 
-    def tweet_ids_recorded(self, tweet_ids: Sequence[str]) -> set[str]:
-        """Which of these tweet ids some delivery already carries (never claim one tweet twice)."""
+    def tweet_ids_recorded(self, tweet_ids: Sequence[str], account: str | None = None) -> set[str]:
+        """Which of these post ids some delivery (of ``account``) already carries (never claim one post twice).
+
+        Scoped to the account: a Mastodon status id and an X tweet id are both numbers and may be equal.
+        """
         if not tweet_ids:
             return set()
+        condition: Any = deliveries.c.tweet_id.in_(list(tweet_ids))
+        if account is not None:
+            condition = and_(condition, deliveries.c.account == account)
         with self.engine.connect() as conn:
-            found = conn.execute(select(deliveries.c.tweet_id).where(deliveries.c.tweet_id.in_(list(tweet_ids))))
+            found = conn.execute(select(deliveries.c.tweet_id).where(condition))
             return {str(value) for value in found.scalars().all()}
 
     def finish_delivery(
@@ -140,6 +148,7 @@ class OutboxQueries:
         cost_usd: float = 0.0,
         next_attempt_at: datetime | None = None,
         tweet: Tweet | None = None,
+        remote_url: str | None = None,
     ) -> None:
         """Record an attempt's outcome and the delivery's new state, together.
 
@@ -148,11 +157,12 @@ class OutboxQueries:
         values: dict[str, Any] = {"status": status, "updated_at": now, "last_error": detail or None,
                                   "lease_until": None}
         if status == SENT:
-            values.update(tweet_id=tweet_id, dry_run=dry_run, sent_at=now, last_error=None, cost_usd=cost_usd)
+            values.update(tweet_id=tweet_id, dry_run=dry_run, sent_at=now, last_error=None, cost_usd=cost_usd,
+                          remote_url=remote_url)
         if next_attempt_at is not None:
             values["next_attempt_at"] = next_attempt_at
         if tweet is not None:
-            values.update(text=tweet.text, link=tweet.link, weighted_length=tweet.weighted_length)
+            values.update(text=tweet.text, link=tweet.link, weighted_length=tweet.weighted_length, extra=tweet.extra)
         with self.engine.begin() as conn:
             conn.execute(update(deliveries).where(deliveries.c.id == delivery_id).values(**values))
             conn.execute(

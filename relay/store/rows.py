@@ -41,23 +41,30 @@ class TrackedLink:
 
 
 @dataclass(frozen=True)
+class Message:
+    """One delivery to queue: the text composed for one account, on its network."""
+
+    account: str
+    tweet: Tweet
+    network: str = "x"
+    tracking: TrackedLink | None = None
+    """Set in tracked mode: ``tweet`` is then replaced by one carrying this delivery's own tracked link."""
+
+
+@dataclass(frozen=True)
 class NewPost:
-    """A post the service decided to record, with its tweet when it should be posted."""
+    """A post the service decided to record, with one message per account it goes out on."""
 
     post: Post
     dedup_key: str
     normalized_url: str
     source: str
-    tweet: Tweet | None
-    """None for a baseline post: remembered, never posted."""
+    messages: tuple[Message, ...] = ()
+    """Empty for a baseline post: remembered, never posted."""
     not_before: datetime | None = None
-    """When the tweet may go out (spacing of a burst); None means at once."""
+    """When the messages may go out (spacing of a burst); None means at once."""
     held: bool = False
     """Recorded but waiting for the operator (a suspicious burst of new entries)."""
-    account: str = "default"
-    """The X account the tweet goes out as."""
-    tracking: TrackedLink | None = None
-    """Set in tracked mode: ``tweet`` is then replaced by one carrying the tracked link."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,11 @@ class DeliveryRow:
     sent_at: datetime | None
     claimed_at: datetime | None = None
     lease_until: datetime | None = None
+    account: str = "default"
+    network: str = "x"
+    remote_url: str | None = None
+    """Where people see the post on its network, once sent."""
+    extra: dict[str, Any] | None = None
 
 
 def row_to(cls: type[Any], mapping: Any) -> Any:

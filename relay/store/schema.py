@@ -106,7 +106,8 @@ deliveries = Table(
     Column("weighted_length", Integer, nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", UTCDateTime(), nullable=False),
-    Column("tweet_id", String(32)),
+    Column("tweet_id", String(512)),
+    # X's tweet id, Mastodon's status id, or a Bluesky post's AT URI (at://did/app.bsky.feed.post/rkey).
     Column("dry_run", Boolean, nullable=False, default=False),
     Column("last_error", Text),
     Column("created_at", UTCDateTime(), nullable=False),
@@ -116,6 +117,12 @@ deliveries = Table(
     Column("cost_usd", Float, nullable=False, default=0.0, server_default="0"),
     Column("claimed_at", UTCDateTime()),
     Column("lease_until", UTCDateTime()),
+    Column("network", String(16), nullable=False, default="x", server_default="x"),
+    Column("remote_url", String(2048)),
+    # Where people see the post (its page on X, on the Mastodon instance, on bsky.app).
+    Column("extra", JSON),
+    # The network's own parts of the composed text: Bluesky's link and tag facets and its link card.
+    # Variants are numbered per post across every account, so each delivery has its own tracked link.
     UniqueConstraint("post_id", "variant", name="uq_deliveries_post_variant"),
     Index("ix_deliveries_status_due", "status", "next_attempt_at"),
     Index("ix_deliveries_account_sent", "account", "sent_at"),

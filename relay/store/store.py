@@ -20,7 +20,7 @@ from relay.store.links import create_tracked_link, tracked_url
 from relay.store.outbox import QUEUED, REVIEW, SKIPPED, OutboxQueries, aware, queued_delivery
 from relay.store.posts import post_from_json, post_to_json
 from relay.store.review import ReviewQueries
-from relay.store.rows import FeedRow, NewPost, TrackedLink, row_to
+from relay.store.rows import FeedRow, Message, NewPost, TrackedLink, row_to
 from relay.store.schema import clicks, deliveries, delivery_attempts, feeds, posts
 
 
@@ -170,22 +170,32 @@ class Store(OutboxQueries, ReviewQueries):
                         url=item.post.url,
                         title=item.post.title,
                         data=post_to_json(item.post),
-                        is_baseline=item.tweet is None and not item.held,
+                        is_baseline=not item.messages and not item.held,
                         published_at=item.post.published_at,
                         first_seen_at=now,
                     )
                     .returning(posts.c.id)
                 )
                 post_id = result.scalar_one_or_none()
-                if post_id is None or item.tweet is None:
+                if post_id is None or not item.messages:
                     continue
-                values = queued_delivery(post_id, 0, _with_tracking(conn, item.tweet, item.tracking, post_id, 0, now),
-                                         now, item.account, review=self.review)
-                if item.not_before is not None:
-                    values["next_attempt_at"] = item.not_before
-                delivery_id = conn.execute(insert(deliveries).values(**values).returning(deliveries.c.id)).scalar_one()
-                queued.append(delivery_id)
+                queued += self._queue_messages(conn, post_id, 0, item.messages, now, not_before=item.not_before)
         return queued
+
+    def _queue_messages(
+        self, conn: Connection, post_id: int, first_variant: int, messages: Sequence[Message], now: datetime, *,
+        not_before: datetime | None = None,
+    ) -> list[int]:
+        """One delivery per message, numbered on from ``first_variant`` (so each has its own tracked link)."""
+        ids = []
+        for variant, message in enumerate(messages, start=first_variant):
+            tweet = _with_tracking(conn, message.tweet, message.tracking, post_id, variant, now)
+            values = queued_delivery(post_id, variant, tweet, now, message.account, review=self.review,
+                                     network=message.network)
+            if not_before is not None:
+                values["next_attempt_at"] = not_before
+            ids.append(int(conn.execute(insert(deliveries).values(**values).returning(deliveries.c.id)).scalar_one()))
+        return ids
 
     def find_post(self, key: str, normalized_url: str) -> tuple[int, Post] | None:
         """The post recorded under this key, or else under this normalised URL."""
@@ -201,13 +211,15 @@ class Store(OutboxQueries, ReviewQueries):
         tracking: TrackedLink | None = None,
     ) -> int:
         """Queue another tweet for a known post (an edit, a republish), under the next variant number."""
+        return self.add_messages(post_id, [Message(account, tweet, tracking=tracking)], now)[0]
+
+    def add_messages(self, post_id: int, messages: Sequence[Message], now: datetime) -> list[int]:
+        """Queue more deliveries of a known post (an edit, a republish, one per account), numbered on."""
         with self.engine.begin() as conn:
             variant = conn.execute(
                 select(func.coalesce(func.max(deliveries.c.variant), -1) + 1).where(deliveries.c.post_id == post_id)
             ).scalar_one()
-            values = queued_delivery(post_id, variant, _with_tracking(conn, tweet, tracking, post_id, variant, now),
-                                     now, account, review=self.review)
-            return int(conn.execute(insert(deliveries).values(**values).returning(deliveries.c.id)).scalar_one())
+            return self._queue_messages(conn, post_id, int(variant), messages, now)
 
     def skip_queued(self, post_id: int, now: datetime, *, reason: str) -> list[int]:
         """Mark every still-queued (or still waiting for review) delivery of a post skipped; returns their ids."""
@@ -299,6 +311,19 @@ class Store(OutboxQueries, ReviewQueries):
             return list(conn.execute(
                 select(deliveries.c.text).where(deliveries.c.post_id == post_id).order_by(deliveries.c.variant)
             ).scalars())
+
+    def text_of(self, delivery_id: int) -> str:
+        """A delivery's text, as it will be (or was) posted."""
+        with self.engine.connect() as conn:
+            return str(conn.execute(select(deliveries.c.text).where(deliveries.c.id == delivery_id)).scalar_one())
+
+    def deliveries_on(self, post_id: int, account: str, *, before_variant: int | None = None) -> int:
+        """How many deliveries of a post went (or go) out on ``account`` (those before ``before_variant``)."""
+        condition = and_(deliveries.c.post_id == post_id, deliveries.c.account == account)
+        if before_variant is not None:
+            condition = and_(condition, deliveries.c.variant < before_variant)
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).where(condition)).scalar_one())
 
     def get_post(self, post_id: int) -> Post:
         with self.engine.connect() as conn:

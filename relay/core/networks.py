@@ -1,0 +1,79 @@
+"""One composer per network: the same clean parts of a post, measured and shaped by each network's rules.
+
+X as always (:func:`relay.core.compose.compose_tweet`, weighted length, 280); Mastodon by its
+instance's limit, every link counting 23 (:mod:`relay.core.mastodon_text`); Bluesky in 300
+graphemes, with its links and tags as facets and a link card (:mod:`relay.core.bluesky_text`).
+Each network's posts carry their own ``utm_source``, so the blog's analytics tell the visits apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Any
+
+from relay.core.compose import ComposeOptions, compose_tweet
+from relay.core.language import guess_language
+from relay.core.mastodon_text import DEFAULT_LIMITS, MastodonLimits, compose_status
+from relay.core.models import Post, Tweet
+
+Composer = Callable[[Post, ComposeOptions, date], Tweet]
+"""``(post, options, today)`` -> the text one network will accept."""
+
+UTM_SOURCES = {"x": "twitter", "mastodon": "mastodon", "bluesky": "bluesky"}
+NETWORK_NAMES = {"x": "X", "mastodon": "Mastodon", "bluesky": "Bluesky"}
+
+
+@dataclass(frozen=True)
+class Target:
+    """An account a post goes out on, and how its text is made."""
+
+    account: str
+    network: str
+    compose: Composer
+
+    def options(self, options: ComposeOptions) -> ComposeOptions:
+        """The feed's options, with this network's ``utm_source``."""
+        return replace(options, utm_source=UTM_SOURCES[self.network])
+
+
+def compose_for_x(post: Post, options: ComposeOptions, today: date) -> Tweet:
+    return compose_tweet(post, options, today=today)
+
+
+class MastodonComposer:
+    """Statuses for one Mastodon account, at its instance's limits (500 characters until it has said)."""
+
+    def __init__(self, limits: MastodonLimits = DEFAULT_LIMITS) -> None:
+        self.limits = limits
+        """Replaced by what ``GET /api/v2/instance`` says, once asked (see :func:`relay.wiring`)."""
+
+    def __call__(self, post: Post, options: ComposeOptions, today: date) -> Tweet:
+        status = compose_status(post, options, today=today, limits=self.limits)
+        return Tweet(status.text, status.link, status.length)
+
+
+def compose_for_bluesky(post: Post, options: ComposeOptions, today: date) -> Tweet:
+    """The Bluesky text, with what the publisher needs beside it: facets (UTF-8 byte offsets) and the card."""
+    from relay.core.bluesky_text import compose_bluesky_post  # loads `regex`, only where Bluesky is used
+
+    composed = compose_bluesky_post(post, options, today=today)
+    extra: dict[str, Any] = {
+        "text": composed.text,
+        "facets": [[f.byte_start, f.byte_end, f.kind, f.value] for f in composed.facets],
+        "card": {"uri": composed.card.uri, "title": composed.card.title, "description": composed.card.description},
+    }
+    language = guess_language(f"{post.title} {composed.card.description}")
+    if language:
+        extra["langs"] = [language]
+    return Tweet(composed.text, composed.link, composed.graphemes, extra=extra)
+
+
+def composer_for(network: str) -> Composer:
+    """The composer of a network (Mastodon's at its default limits; wiring gives each account its own)."""
+    if network == "mastodon":
+        return MastodonComposer()
+    if network == "bluesky":
+        return compose_for_bluesky
+    return compose_for_x
