@@ -47,6 +47,25 @@ def test_a_2000_character_url_counts_23() -> None:
     assert not is_valid_status("a" + text)
 
 
+@pytest.mark.parametrize("url", ["http://a.co", "https://example.com/", "https://example.com/" + "b" * 80, LONG_URL])
+def test_every_url_counts_23_at_the_limit_whatever_its_length(url: str) -> None:
+    """A URL shorter than 23 counts 23 too: Mastodon reserves the same room for every link."""
+    text = "a" * (500 - 23 - 1) + " " + url
+    assert mastodon_length(text) == 500 and is_valid_status(text)
+    assert not is_valid_status("a" + text)
+    two = "a" * (500 - 2 * 23 - 2) + " " + url + " " + url
+    assert mastodon_length(two) == 500 and is_valid_status(two)
+    assert not is_valid_status("a" + two)
+
+
+def test_an_instance_with_a_larger_limit_accepts_exactly_its_limit() -> None:
+    limits = MastodonLimits(max_characters=1000)
+    text = "é" * (1000 - 24) + " " + LONG_URL
+    assert mastodon_length(text) == 1000
+    assert is_valid_status(text, limits) and not is_valid_status(text)  # 1000 is too long at the default 500
+    assert not is_valid_status("é" + text, limits)
+
+
 def test_only_urls_with_a_protocol_count_23() -> None:
     assert mastodon_length("example.com") == len("example.com")
     assert mastodon_length("http://example.com/" + "x" * 100) == 23

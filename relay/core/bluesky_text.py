@@ -9,9 +9,9 @@ may not exceed 3,000 UTF-8 bytes either (``app.bsky.feed.post``: ``maxGraphemes`
 Bluesky's own app shows links: host and the start of the path) while its facet, and the
 ``app.bsky.embed.external`` card, carry the whole tagged URL.
 
-Graphemes are counted with the ``regex`` module's ``\\X`` (extended grapheme clusters of the
-Unicode version it ships, kept current by its maintainer); Python's ``re`` and ``unicodedata``
-have no grapheme segmentation.
+Graphemes are counted by :mod:`relay.core.graphemes`, the one count Mastodon and Bluesky share
+(the ``regex`` module's ``\\X``, extended grapheme clusters; Python's ``re`` and ``unicodedata``
+have no grapheme segmentation).
 
 The text is composed with :mod:`relay.core.compose`'s parts: the same cleaned title, summary and
 hashtags, the same template, the same cutting (:func:`relay.core.compose.shorten`), the same order
@@ -40,6 +40,7 @@ from relay.core.compose import (
     shorten,
     shrink_to_fit,
 )
+from relay.core.graphemes import grapheme_count
 from relay.core.models import Post
 
 MAX_GRAPHEMES = 300
@@ -54,15 +55,9 @@ LINK_FEATURE = "app.bsky.richtext.facet#link"
 TAG_FEATURE = "app.bsky.richtext.facet#tag"
 EXTERNAL_EMBED = "app.bsky.embed.external"
 
-_GRAPHEME = regex.compile(r"\X")
 _LINK_MARK = "\ue000"
 _TAGS_MARK = "\ue001"
 _MARKS = re.compile(f"([{_LINK_MARK}{_TAGS_MARK}])")
-
-
-def grapheme_count(text: str) -> int:
-    """How many graphemes Bluesky counts in ``text``."""
-    return len(_GRAPHEME.findall(text))
 
 
 def fits_bluesky(text: str) -> bool:

@@ -9,14 +9,10 @@ counts only its ``@user``. A bare ``example.com`` is *not* a URL there (it is ex
 ``configuration.statuses.max_characters`` from ``GET /api/v2/instance``: 500 by default, more on
 many instances.
 
-Graphemes are counted with the standard library (relay.core stays pure): a code point starts a
-cluster unless it extends the one before (combining and spacing marks, ZWJ, variation selectors,
-emoji modifiers, tag characters, the second of a regional-indicator pair, Hangul jamo that continue
-a syllable, LF after CR), and each emoji sequence twitter-text recognises is one cluster. Rare
-scripts' prepend marks, and Indic consonants joined across a virama (Unicode 15.1's rule GB9c), are
-counted on their own, which can only count *more* than Mastodon: a composed status may be cut a few
-characters early, never refused. ``tests/test_mastodon_text.py`` checks
-the count against the ``regex`` module's ``\\X`` where it is installed.
+Graphemes are counted by :mod:`relay.core.graphemes`, the one count Mastodon and Bluesky share
+(extended grapheme clusters, ``regex``'s ``\\X``, the definition of Ruby's ``each_grapheme_cluster``;
+Indic conjuncts are counted the way Ruby 3.x does, see there). That module is imported at the
+first count, not with this one, so a relay without a Mastodon or Bluesky account never loads ``regex``.
 
 The composer is :mod:`relay.core.compose`'s, with Mastodon's measure: the same clean title and
 summary, the same hashtags and UTM-tagged link (never cut), the same cuts at a word that never end
@@ -27,7 +23,6 @@ one documented there.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -43,7 +38,6 @@ from relay.core.compose import (
     _render,
     shrink_to_fit,
 )
-from relay.core.length import emoji_spans
 from relay.core.models import Post
 from relay.core.twitter_text_lib import extract_urls_with_indices
 
@@ -98,71 +92,15 @@ DEFAULT_LIMITS = MastodonLimits()
 
 # -- the count -------------------------------------------------------------------------------------
 
-_EXTENDS = re.compile("[\u200c\u200d\ufe00-\ufe0f\U0001f3fb-\U0001f3ff\U000e0020-\U000e007f\U000e0100-\U000e01ef]")
-"""Joiners, variation selectors, skin tones, tag characters: part of the cluster before them."""
-
-
-def _is_regional_indicator(char: str) -> bool:
-    return "\U0001f1e6" <= char <= "\U0001f1ff"
-
-
-def _hangul_kind(char: str) -> str:
-    code = ord(char)
-    if 0x1100 <= code <= 0x115F or 0xA960 <= code <= 0xA97C:
-        return "L"
-    if 0x1160 <= code <= 0x11A7 or 0xD7B0 <= code <= 0xD7C6:
-        return "V"
-    if 0x11A8 <= code <= 0x11FF or 0xD7CB <= code <= 0xD7FB:
-        return "T"
-    if 0xAC00 <= code <= 0xD7A3:
-        return "LV" if (code - 0xAC00) % 28 == 0 else "LVT"
-    return ""
-
-
-def _continues(previous: str, char: str) -> bool:
-    """Whether ``char`` belongs to the grapheme cluster ``previous`` is in (UAX #29, the rules that matter)."""
-    if previous == "\r":
-        return char == "\n"
-    if previous == "\n" or char in "\r\n":
-        return False
-    if unicodedata.category(char) in ("Mn", "Me", "Mc") or _EXTENDS.match(char):
-        return True
-    before, after = _hangul_kind(previous), _hangul_kind(char)
-    return (before == "L" and after in ("L", "V", "LV", "LVT")) or (
-        before in ("LV", "V") and after in ("V", "T")) or (before in ("LVT", "T") and after == "T")
-
 
 def grapheme_count(text: str) -> int:
-    """How many user-perceived characters ``text`` holds (grapheme clusters, as Mastodon counts)."""
-    count = 0
-    position = 0
-    spans = iter(emoji_spans(text))
-    next_span = next(spans, None)
-    pending_indicator = False
-    previous = ""
-    while position < len(text):
-        if next_span is not None and position == next_span[0]:
-            count += 1
-            previous = text[next_span[1] - 1]
-            position = next_span[1]
-            next_span = next(spans, None)
-            pending_indicator = False
-            continue
-        char = text[position]
-        if _is_regional_indicator(char):
-            if pending_indicator:
-                pending_indicator = False  # the second of a pair: one flag
-            else:
-                count += 1
-                pending_indicator = True
-        elif previous and (_continues(previous, char) or (previous == "\u200d" and unicodedata.category(char) == "So")):
-            pending_indicator = False
-        else:
-            count += 1
-            pending_indicator = False
-        previous = char
-        position += 1
-    return count
+    """How many characters a reader sees in ``text``, as Mastodon counts them (:mod:`relay.core.graphemes`).
+
+    Imported here, at the first count, so that ``regex`` is loaded only where a Mastodon account is used.
+    """
+    from relay.core.graphemes import grapheme_count as count
+
+    return count(text)
 
 
 def countable_text(text: str, url_length: int = DEFAULT_URL_LENGTH) -> str:
