@@ -7,6 +7,7 @@ Each account gets its own delivery, composed by its network's rules and carrying
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -25,6 +26,9 @@ from relay.testing.x_emulator import EmulatorServer
 from relay.wiring import build_runtime
 from tests.feed_server import FeedServer
 from tests.feeds import rss_feed
+from tests.processes import wait_for
+from tests.test_webhook_route import relay_app
+from tests.test_wordpress_editor import SITE, editor_payload, signed
 
 X_KEYS = {
     "RELAY_X_CONSUMER_KEY": "ck-net",
@@ -132,3 +136,28 @@ def test_a_feed_entry_reaches_x_mastodon_and_bluesky_once_each(
         assert len({d.variant for d in sent.values()}) == 3, "each delivery has its own variant (and tracked link)"
     finally:
         asyncio.run(runtime.aclose())
+
+
+@pytest.mark.slow
+def test_a_wordpress_post_reaches_the_three_networks_and_the_editor_links_to_each(
+    tmp_path: Path, x: EmulatorServer, mastodon: MastodonEmulatorServer, bluesky: BlueskyEmulatorServer,
+) -> None:
+    config = accounts_toml(mastodon, bluesky) + '[wordpress]\naccounts = ["default", "toots", "sky"]\n'
+    with relay_app(tmp_path, x, config=config) as relay:
+        relay.send(editor_payload(31))
+        wait_for(lambda: len(x.tweets()) == 1 and len(mastodon.statuses()) == 1
+                 and bluesky.state.post_count() == 1, timeout=15, what="the post on the three networks")
+        ask = {"post": {"id": 31, "link": f"{SITE}/2026/11/recette-31/"}}
+        wait_for(lambda: len(signed(relay, "/hooks/wordpress/status", ask).json().get("links", [])) == 3,
+                 timeout=10, what="the three links")
+        status = signed(relay, "/hooks/wordpress/status", ask).json()
+        [post] = bluesky.state.posts.values()
+        assert status["tweet_url"] == f"https://x.com/i/web/status/{x.tweets()[0].id}", "X's link, not another's"
+        assert {link["network"]: link["url"] for link in status["links"]} == {
+            "X": status["tweet_url"],
+            "Mastodon": next(d.remote_url for d in relay.runtime.store.list_deliveries() if d.network == "mastodon"),
+            "Bluesky": f"https://bsky.app/profile/{BlueskyConfig.handle}/post/{post.rkey}",
+        }
+        relay.send(editor_payload(31, event="update"))  # an edit posts nothing again, anywhere
+        time.sleep(0.5)
+        assert (len(x.tweets()), len(mastodon.statuses()), bluesky.state.post_count()) == (1, 1, 1)

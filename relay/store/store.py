@@ -20,7 +20,7 @@ from relay.store.links import create_tracked_link, tracked_url
 from relay.store.outbox import QUEUED, REVIEW, SKIPPED, OutboxQueries, aware, queued_delivery
 from relay.store.posts import post_from_json, post_to_json
 from relay.store.review import ReviewQueries
-from relay.store.rows import FeedRow, Message, NewPost, TrackedLink, row_to
+from relay.store.rows import DeliveryRow, FeedRow, Message, NewPost, TrackedLink, row_to
 from relay.store.schema import clicks, deliveries, delivery_attempts, feeds, posts
 
 
@@ -311,6 +311,13 @@ class Store(OutboxQueries, ReviewQueries):
             return list(conn.execute(
                 select(deliveries.c.text).where(deliveries.c.post_id == post_id).order_by(deliveries.c.variant)
             ).scalars())
+
+    def deliveries_of(self, post_id: int) -> list[DeliveryRow]:
+        """A post's deliveries on every account, in the order they were queued."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(deliveries).where(deliveries.c.post_id == post_id)
+                                .order_by(deliveries.c.variant))
+            return [row_to(DeliveryRow, row._mapping) for row in rows]
 
     def text_of(self, delivery_id: int) -> str:
         """A delivery's text, as it will be (or was) posted."""

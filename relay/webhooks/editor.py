@@ -16,8 +16,10 @@ from relay.core.compose import compose_message, compose_tweet
 from relay.core.identity import dedup_key, normalise_url
 from relay.core.length import MAX_WEIGHTED_LENGTH
 from relay.core.models import Post
+from relay.core.networks import NETWORK_NAMES
 from relay.metrics.reports import build_report
 from relay.pipeline.service import RelayService
+from relay.store.rows import DeliveryRow
 from relay.webhooks.wordpress_payload import NOT_SHARED, WordPressEvent, decide
 
 TWEET_ON_X = "https://x.com/i/web/status/{id}"
@@ -63,11 +65,28 @@ def post_status(service: RelayService, post: Post) -> dict[str, Any]:
     latest = tweets[-1]
     body.update(status=latest.status, human_clicks=sum(t.human_clicks for t in tweets), dry_run=latest.dry_run,
                 text=texts[-1] if texts else None)
-    if latest.tweet_id and not latest.dry_run:
-        body["tweet_id"] = latest.tweet_id
-        body["tweet_url"] = TWEET_ON_X.format(id=latest.tweet_id)
+    delivered = service.store.deliveries_of(found[0])
+    on_x = [d for d in delivered if d.network == "x" and d.tweet_id and not d.dry_run]
+    if on_x:
+        body["tweet_id"] = on_x[-1].tweet_id
+        body["tweet_url"] = TWEET_ON_X.format(id=on_x[-1].tweet_id)
+    body["links"] = _links_per_network(delivered)
     if latest.sent_at is not None:
         body["sent_at"] = latest.sent_at.isoformat()
     if latest.last_error and latest.status in ("failed", "skipped"):
         body["reason"] = latest.last_error
     return body
+
+
+def _links_per_network(delivered: list[DeliveryRow]) -> list[dict[str, str]]:
+    """The newest post on each network, with its address: ``[{"network": "Mastodon", "url": ...}, ...]``.
+
+    The network is named as people know it (a proper noun, the same in French and English).
+    """
+    newest: dict[str, str] = {}
+    for delivery in delivered:
+        if delivery.status == "sent" and not delivery.dry_run and delivery.tweet_id:
+            url = delivery.remote_url or (TWEET_ON_X.format(id=delivery.tweet_id) if delivery.network == "x" else None)
+            if url:
+                newest[delivery.network] = url
+    return [{"network": NETWORK_NAMES.get(network, network), "url": url} for network, url in newest.items()]

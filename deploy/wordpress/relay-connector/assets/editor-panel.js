@@ -27,6 +27,16 @@
 		} );
 	}
 
+	// The post on each network relay posted it to (older relays answer only tweet_url).
+	function linksOf( status ) {
+		if ( status.links && status.links.length ) {
+			return status.links.map( function ( link ) {
+				return { url: link.url, label: link.network === 'X' ? t.viewOnX : format( t.viewOn, link.network ) };
+			} );
+		}
+		return status.tweet_url ? [ { url: status.tweet_url, label: t.viewOnX } ] : [];
+	}
+
 	function Preview( props ) {
 		var state = useState( { loading: false, data: null, error: false } );
 		var preview = state[ 0 ];
@@ -93,9 +103,9 @@
 		var children = [
 			el( 'p', { key: 'h' }, el( 'strong', null, t.status ), ' ', t.statusNames[ status.status ] || status.status ),
 		];
-		if ( status.tweet_url ) {
-			children.push( el( 'p', { key: 'x' }, el( components.ExternalLink, { href: status.tweet_url }, t.viewOnX ) ) );
-		}
+		linksOf( status ).forEach( function ( link, index ) {
+			children.push( el( 'p', { key: 'link-' + index }, el( components.ExternalLink, { href: link.url }, link.label ) ) );
+		} );
 		if ( status.known ) {
 			children.push( el( 'p', { key: 'k' }, format( t.clicks, status.human_clicks || 0 ) ) );
 		}

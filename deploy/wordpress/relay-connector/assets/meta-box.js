@@ -66,14 +66,19 @@
 			var line = document.createElement( 'p' );
 			line.textContent = t.statusNames[ answer.status ] || answer.status;
 			status.appendChild( line );
-			if ( answer.tweet_url ) {
+			var links = answer.links && answer.links.length ? answer.links.map( function ( found ) {
+				return { url: found.url, label: found.network === 'X' ? t.viewOnX : format( t.viewOn, found.network ) };
+			} ) : ( answer.tweet_url ? [ { url: answer.tweet_url, label: t.viewOnX } ] : [] );
+			links.forEach( function ( found ) {
+				var line = document.createElement( 'p' );
 				var link = document.createElement( 'a' );
-				link.href = answer.tweet_url;
+				link.href = found.url;
 				link.target = '_blank';
 				link.rel = 'noopener noreferrer';
-				link.textContent = t.viewOnX;
-				status.appendChild( link );
-			}
+				link.textContent = found.label;
+				line.appendChild( link );
+				status.appendChild( line );
+			} );
 			if ( answer.known ) {
 				var clicks = document.createElement( 'p' );
 				clicks.textContent = format( t.clicks, answer.human_clicks || 0 );

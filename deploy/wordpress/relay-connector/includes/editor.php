@@ -93,6 +93,8 @@ function editor_strings(): array {
 		'tooLong'      => __( 'Too long for X: relay will shorten it as shown.', 'relay-connector' ),
 		'status'       => __( 'On X', 'relay-connector' ),
 		'viewOnX'      => __( 'See the tweet on X', 'relay-connector' ),
+		/* translators: %s: a network's name (Mastodon, Bluesky) */
+		'viewOn'       => __( 'See the post on %s', 'relay-connector' ),
 		/* translators: %d: number of people */
 		'clicks'       => __( 'Visits from X: %d', 'relay-connector' ),
 		'statusNames'  => array(
