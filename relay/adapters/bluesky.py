@@ -323,7 +323,7 @@ class BlueskyPublisher:
         try:
             response = self._call("POST", "com.atproto.repo.createRecord", action, json=request)
         except TransientPublishError:
-            if record_key is not None and (existing := self._existing(record_key)) is not None:
+            if record_key is not None and (existing := self._existing(record_key, text)) is not None:
                 return existing
             raise
         if response.status_code == 200:
@@ -332,20 +332,27 @@ class BlueskyPublisher:
             return PublishedTweet(tweet_id=str(body["uri"]), text=text, url=web_url(str(body["uri"]), self.handle))
         error = error_for_response(response, action)
         if record_key is not None and isinstance(error, TransientPublishError | PostRefused):
-            existing = self._existing(record_key)
+            existing = self._existing(record_key, text)
             if existing is not None:
                 log.info("post %s was already made by an earlier attempt", existing.tweet_id)
                 return existing
         raise error
 
-    def _existing(self, record_key: str) -> PublishedTweet | None:
-        """The post already stored under ``record_key``, if any (None when the PDS says it has none)."""
+    def _existing(self, record_key: str, text: str) -> PublishedTweet | None:
+        """The post an earlier attempt stored under ``record_key``, if any (None when the PDS has none).
+
+        A record there with another text is another post's (a key can only be reused by mistake): taking
+        it for this one would mark this post sent and never post it, so that is refused, loudly.
+        """
         response = self._send("GET", "com.atproto.repo.getRecord", "look up the post",
                               params={"repo": self._repo(), "collection": POST_COLLECTION, "rkey": record_key})
         if response.status_code == 200:
             body = response.json()
-            return PublishedTweet(tweet_id=str(body["uri"]), text=str((body.get("value") or {}).get("text", "")),
-                                  url=web_url(str(body["uri"]), self.handle))
+            found = str((body.get("value") or {}).get("text", ""))
+            if found != text:
+                raise PostRefused(f"record key {record_key} already holds another post ({body.get('uri')}); "
+                                  "this one was not posted.")
+            return PublishedTweet(tweet_id=str(body["uri"]), text=found, url=web_url(str(body["uri"]), self.handle))
         if _error_name(response)[0] == "RecordNotFound":
             return None
         raise error_for_response(response, "look up the post")

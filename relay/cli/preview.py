@@ -1,8 +1,12 @@
-"""``relay preview``: the tweets relay would post for a feed, without posting or storing.
+"""``relay preview``: what relay would post for a feed, on each of its accounts, without posting or storing.
 
 It runs the same fetch, parse, deduplicate and compose steps as the poller, so what it
 shows is what relay will do: an entry that repeats an earlier one (same GUID or same
-link) is shown as not posted, with why, because the poller posts it once.
+link) is shown as not posted, with why, because the poller posts it once. Each entry
+shows one text per account the feed posts on (``accounts = [...]``; [wordpress]'s for a
+source that is not a configured feed), composed by that account's network: X's weighted
+280, Mastodon's 500 characters, Bluesky's 300 with its link and tag facets and link card.
+The top-level ``text``, ``link`` and ``weighted_length`` stay X's tweet, as before.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from relay.cli.support import friendly_errors, settings_of
 from relay.config.settings import Settings
 from relay.core.compose import ComposeOptions, compose_tweet
 from relay.core.identity import dedup_key, normalise_url
-from relay.core.models import FeedDocument
+from relay.core.models import FeedDocument, Post
+from relay.core.networks import NETWORK_NAMES, MastodonComposer, Target
 from relay.core.protected import is_protected
 from relay.core.quality import DEFECT_CLASSES, WARNING_CLASSES, tweet_defects
 from relay.errors import FeedError
@@ -64,6 +69,7 @@ def preview_tweets(
     from relay.wiring import compose_options
 
     options = next((compose_options(f) for f in settings.feeds if f.url == source), ComposeOptions())
+    targets = targets_of(source, settings)
     document = load_document(source, base_url=base_url)
     first_by_key: dict[str, str] = {}
     first_by_url: dict[str, str] = {}
@@ -86,23 +92,64 @@ def preview_tweets(
         defects = tweet_defects(post, tweet.text, tweet.link, keep_feed_utm=options.keep_feed_utm)
         yield {**item, "post": True, "link": tweet.link, "text": tweet.text,
                "weighted_length": tweet.weighted_length,
-               "defects": [{"class": d.kind, "detail": d.detail, "warning": d.warning} for d in defects]}
+               "defects": [{"class": d.kind, "detail": d.detail, "warning": d.warning} for d in defects],
+               "targets": [composed_for(target, post, options, today) for target in targets]}
+
+
+def targets_of(source: str, settings: Settings) -> list[Target]:
+    """The accounts the posts of ``source`` go out on: its [[feeds]] block's, else [wordpress]'s (as relay does)."""
+    from relay.wiring import build_targets
+
+    every = build_targets(settings)
+    names = next((f.targets for f in settings.feeds if f.url == source), settings.wordpress.targets)
+    return [every[name] for name in names]
+
+
+def network_limit(target: Target) -> int:
+    """The longest text the network takes (Mastodon: the default 500; an instance may allow more)."""
+    if isinstance(target.compose, MastodonComposer):
+        return target.compose.limits.max_characters
+    return {"x": 280, "bluesky": 300}.get(target.network, 280)
+
+
+def composed_for(target: Target, post: Post, options: ComposeOptions, today: date) -> dict[str, Any]:
+    """What one account would post: its text, its length as its network counts it, its link; Bluesky's facets and card.
+
+    Facets are UTF-8 byte ranges of the text (``byte_start`` inclusive, ``byte_end`` exclusive), as Bluesky reads them.
+    """
+    shown: dict[str, Any] = {"account": target.account, "network": target.network,
+                             "limit": network_limit(target)}
+    try:
+        composed = target.compose(post, target.options(options), today)
+    except ValueError as exc:
+        return {**shown, "error": str(exc)}
+    shown.update(text=composed.text, length=composed.weighted_length, link=composed.link)
+    extra = composed.extra or {}
+    if "facets" in extra:
+        shown["facets"] = [{"byte_start": start, "byte_end": end, "kind": kind, "value": value}
+                           for start, end, kind, value in extra["facets"]]
+    if "card" in extra:
+        shown["card"] = extra["card"]
+    return shown
 
 
 @click.command()
 @click.argument("source")
 @click.option("--json", "as_json", is_flag=True,
-              help="One JSON object per line (guid, url, post, link, text, weighted_length; why when not posted).")
+              help="One JSON object per line (guid, url, post, link, text, weighted_length: the X tweet; "
+                   "targets: one text per account, with its network, length and limit; why when not posted).")
 @click.option("--base-url", default=None, help="Resolve relative links in a feed FILE against this URL.")
 @click.option("--check", is_flag=True,
               help="List each tweet's defects by class (mojibake, boilerplate, ...); exit 1 when any is found.")
 @click.pass_context
 @friendly_errors
 def preview(ctx: click.Context, source: str, as_json: bool, base_url: str | None, check: bool) -> None:
-    """Show the tweets relay would post for the entries of SOURCE (a feed URL or file).
+    """Show what relay would post for the entries of SOURCE (a feed URL or file), on each account.
 
     Never posts and never writes to the database. Settings of a matching [[feeds]]
-    entry (template, hashtags, UTM campaign) are used when SOURCE is a configured URL.
+    entry (template, hashtags, UTM campaign, accounts) are used when SOURCE is a
+    configured URL; otherwise the accounts of [wordpress]. One text per account:
+    X, Mastodon or Bluesky, each cut to its network's limit.
     With --check, lists what a reader would find wrong in each tweet instead, with a
     count per class, and exits 1 when any defect is found (accidental links such as
     README.md are warnings and do not change the exit code).
@@ -118,14 +165,36 @@ def preview(ctx: click.Context, source: str, as_json: bool, base_url: str | None
         if as_json:
             click.echo(json.dumps(item, ensure_ascii=False))
         elif item["post"]:
-            click.echo(f"── {item['url']}  ({item['weighted_length']}/280)")
-            click.echo(item["text"])
-            click.echo()
+            click.echo(f"── {item['url']}")
+            for shown_target in item["targets"]:
+                _echo_target(shown_target)
         else:
             click.echo(f"── {item['url']}  (not posted: {item['why']})")
             click.echo()
     if not shown:
         click.echo(f"{source} has no entry with a link: there is nothing relay would post.", err=True)
+
+
+def _echo_target(shown: dict[str, Any]) -> None:
+    """One block: the network and account, the length against the limit, the text; Bluesky's links, tags and card."""
+    where = f"{NETWORK_NAMES.get(shown['network'], shown['network'])}, account \"{shown['account']}\""
+    if "error" in shown:
+        click.echo(f"{where}: nothing can be posted: {shown['error']}")
+        click.echo()
+        return
+    click.echo(f"{where}  ({shown['length']}/{shown['limit']})")
+    click.echo(shown["text"])
+    data = shown["text"].encode("utf-8")
+    for facet in shown.get("facets", []):
+        covered = data[facet["byte_start"]:facet["byte_end"]].decode("utf-8", errors="replace")
+        if facet["kind"] == "link":
+            click.echo(f"   link: {covered} -> {facet['value']}")
+        else:
+            click.echo(f"   tag: {covered}")
+    card = shown.get("card")
+    if card:
+        click.echo(f"   link card: {card['title']}" + (f" | {card['description']}" if card["description"] else ""))
+    click.echo()
 
 
 def _check(source: str, *, settings: Settings, base_url: str | None, today: date, as_json: bool) -> None:

@@ -56,9 +56,11 @@ def is_tid(text: str) -> bool:
 def record_key_for_delivery(delivery_id: int, queued_at: datetime) -> str:
     """The record key of delivery ``delivery_id`` queued at ``queued_at`` (both stored, so stable).
 
-    The timestamp part is when the delivery was queued (so keys sort like posts and look like the
-    keys Bluesky's own clients make); the clock identifier is the delivery id modulo 1024. Two
-    deliveries could share a key only if queued in the same microsecond with ids 1024 apart.
+    The timestamp part is when the delivery was queued plus ``delivery_id // 1024`` microseconds, the
+    clock identifier the delivery id modulo 1024: so keys sort like posts, look like the keys
+    Bluesky's own clients make, and every delivery of one poll round (all queued at the round's one
+    moment) gets its own. With the id modulo 1024 alone, two deliveries of a round 1024 ids apart
+    shared a key, and the second was taken for the first (found under its key) and never posted.
     """
     if delivery_id < 0:
         raise ValueError(f"a delivery id is 0 or more, not {delivery_id}")
@@ -67,4 +69,5 @@ def record_key_for_delivery(delivery_id: int, queued_at: datetime) -> str:
     micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
     if micros < 0:
         raise ValueError(f"a delivery queued before 1970 ({queued_at.isoformat()}) has no TID")
+    micros += delivery_id >> CLOCK_ID_BITS
     return tid_from_int((micros << CLOCK_ID_BITS) | (delivery_id % (1 << CLOCK_ID_BITS)))
