@@ -21,16 +21,20 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 
+from relay.core.networks import NETWORK_NAMES
 from relay.metrics.clicks import ClickRecorder
 from relay.store.metrics_store import (
     count_clicks,
     delivery_counts,
     feeds_by_status,
+    figures_by_network,
     posts_relayed,
     x_errors_by_outcome,
 )
 
 log = logging.getLogger("relay.metrics")
+
+NETWORKS = tuple(NETWORK_NAMES)
 
 POLL_DURATION = Histogram(
     "relay_poll_duration_seconds",
@@ -72,7 +76,7 @@ class RelayCollector(Collector):
     def _from_database(self) -> Iterable[Metric]:
         yield CounterMetricFamily(
             "relay_posts_relayed",
-            "Posts with at least one tweet really posted to X.",
+            "Articles with at least one post really published (on any network).",
             value=posts_relayed(self.engine),
         )
         states = GaugeMetricFamily("relay_deliveries", "Deliveries (tweets to post) by state.", labels=["state"])
@@ -93,10 +97,35 @@ class RelayCollector(Collector):
         for kind, count in count_clicks(self.engine).items():
             clicks.add_metric([kind], count)
         yield clicks
+        yield from self._per_network()
         feeds = GaugeMetricFamily("relay_feeds", "Configured feeds by status.", labels=["status"])
         for status, count in sorted(feeds_by_status(self.engine).items()):
             feeds.add_metric([status], count)
         yield feeds
+
+    def _per_network(self) -> Iterable[Metric]:
+        """Posts, human clicks and reactions by network; every network always has its posts and clicks line."""
+        figures = figures_by_network(self.engine)
+        networks = [*NETWORKS, *sorted(set(figures) - set(NETWORKS))]
+        sent = CounterMetricFamily("relay_network_posts_sent", "Posts really published, by network.",
+                                   labels=["network"])
+        human = CounterMetricFamily("relay_network_human_clicks",
+                                    "Human clicks on the tracked links of each network's posts.", labels=["network"])
+        reactions = GaugeMetricFamily(
+            "relay_network_reactions",
+            "Reactions to the posts, by network and kind, from each post's newest reading (reposts: retweets on X, "
+            "boosts on Mastodon); a kind the network does not count has no line.",
+            labels=["network", "kind"],
+        )
+        for network in networks:
+            mine = figures.get(network)
+            sent.add_metric([network], mine.posts_sent if mine else 0)
+            human.add_metric([network], mine.human_clicks if mine else 0)
+            for kind, count in ((mine.reactions or {}) if mine else {}).items():
+                reactions.add_metric([network, kind], count)
+        yield sent
+        yield human
+        yield reactions
 
     def _in_process(self) -> Iterable[Metric]:
         if self.recorder is not None:

@@ -1,14 +1,20 @@
-"""Per-post results: the tweets of each post, who clicked, what X counted, which wording won.
+"""Per-post results: the posts sent for each article on each network, who clicked, what the networks counted,
+which wording won, and the totals per network.
 
 One builder (:func:`build_report`) feeds every output: ``relay report`` in text, JSON or
-CSV, the JSON API and the dashboard, so the numbers cannot disagree between them.
+CSV, the JSON API and the dashboard, so the numbers cannot disagree between them; the
+totals per network (:func:`network_totals`) are summed from its result, never queried apart.
 
 Definitions, stated once: *human clicks* are clicks on the tracked link that count (not
-a bot, not HEAD, not a repeat within 30 s); *X link clicks* and *impressions* are X's own
-counters from the newest snapshot; the *engagement rate* is engagements (likes,
-reposts, replies, quotes, bookmarks, link and profile clicks) divided by impressions, as
-X computes it. The *best variant* of a post is the tweet with the most clicks (human
-clicks where the link is tracked, X's link clicks otherwise), or none on a tie.
+a bot, not HEAD, not a repeat within 30 s); each delivery has its own tracked link, so
+clicks are counted per delivery, hence per network. *Likes*, *reposts* (X's retweets,
+Mastodon's boosts, Bluesky's reposts), *replies* and *quotes* (X and Bluesky only) come from
+the newest snapshot of each post on its network; *X link clicks* and *impressions* are X's
+own counters, which the other networks do not give. The *engagement rate* is engagements
+(likes, reposts, replies, quotes, bookmarks, link and profile clicks) divided by
+impressions, as X computes it, so it exists for X only. The *best variant* of an article is
+the delivery with the most clicks (human clicks where the link is tracked, X's link clicks
+otherwise), or none on a tie.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import Engine
 
+from relay.core.networks import NETWORK_NAMES
 from relay.store.costs import CostLine
 from relay.store.metrics_store import click_totals, delivered_posts, latest_snapshots
 
@@ -49,6 +56,16 @@ class TweetReport:
     engagements: int | None
     engagement_rate: float | None
     last_error: str | None
+    account: str = "default"
+    network: str = "x"
+    """Where it went: ``x``, ``mastodon`` or ``bluesky``."""
+    remote_url: str | None = None
+    """The post's page on its network (None until it is really posted)."""
+    likes: int | None = None
+    reposts: int | None = None
+    """Retweets on X, boosts on Mastodon, reposts on Bluesky."""
+    replies: int | None = None
+    quotes: int | None = None
 
     @property
     def clicks(self) -> int:
@@ -96,6 +113,64 @@ class PostReport:
             return None
         ranked = sorted(sent, key=lambda t: t.clicks, reverse=True)
         return ranked[0].label if ranked[0].clicks > ranked[1].clicks else None
+
+
+@dataclass(frozen=True)
+class NetworkTotals:
+    """One network's figures over the reported articles."""
+
+    network: str
+    posts_sent: int
+    """Posts really published there (not trial runs)."""
+    human_clicks: int
+    likes: int | None
+    reposts: int | None
+    replies: int | None
+    quotes: int | None
+    """None where the network does not count quotes (Mastodon) or nothing was read back yet."""
+    impressions: int | None
+    """X only."""
+
+    @property
+    def name(self) -> str:
+        return NETWORK_NAMES.get(self.network, self.network)
+
+
+NETWORK_ORDER = tuple(NETWORK_NAMES)
+
+
+def network_totals(reports: Sequence[PostReport]) -> list[NetworkTotals]:
+    """The figures of each network that has a delivery among ``reports``, X first."""
+    by_network: dict[str, list[TweetReport]] = {}
+    for report in reports:
+        for tweet in report.tweets:
+            by_network.setdefault(tweet.network, []).append(tweet)
+    rank = {network: n for n, network in enumerate(NETWORK_ORDER)}
+    ordered = sorted(by_network, key=lambda network: (rank.get(network, len(rank)), network))
+    return [
+        NetworkTotals(
+            network=network,
+            posts_sent=sum(1 for t in by_network[network] if t.status == "sent" and not t.dry_run),
+            human_clicks=sum(t.human_clicks for t in by_network[network]),
+            likes=_sum_known(t.likes for t in by_network[network]),
+            reposts=_sum_known(t.reposts for t in by_network[network]),
+            replies=_sum_known(t.replies for t in by_network[network]),
+            quotes=_sum_known(t.quotes for t in by_network[network]),
+            impressions=_sum_known(t.impressions for t in by_network[network]),
+        )
+        for network in ordered
+    ]
+
+
+def post_page(network: str, tweet_id: str | None, remote_url: str | None, dry_run: bool) -> str | None:
+    """Where people see the post; X rows sent before ``remote_url`` existed get X's address from the id."""
+    if dry_run or not tweet_id:
+        return None
+    if remote_url:
+        return remote_url
+    if network == "x" and tweet_id.isascii() and tweet_id.isdigit():
+        return f"https://x.com/i/web/status/{tweet_id}"
+    return None
 
 
 def _sum_known(values: Any) -> int | None:
@@ -170,6 +245,13 @@ def build_report(
             engagements=engagements,
             engagement_rate=_rate(engagements, snap["impressions"] if snap else None),
             last_error=row["last_error"],
+            account=row["account"],
+            network=row["network"],
+            remote_url=post_page(row["network"], row["tweet_id"], row["remote_url"], bool(row["dry_run"])),
+            likes=snap["likes"] if snap else None,
+            reposts=snap["retweets"] if snap else None,
+            replies=snap["replies"] if snap else None,
+            quotes=snap["quotes"] if snap else None,
         )
         last = reports[-1]
         reports[-1] = PostReport(
@@ -216,8 +298,15 @@ COST_NAMES = {
 }
 
 
+def network_dicts(totals: Sequence[NetworkTotals]) -> list[dict[str, Any]]:
+    """The totals per network as JSON-ready data (``relay report --json`` and the API)."""
+    return [{"network": n.network, "name": n.name, **{k: v for k, v in asdict(n).items() if k != "network"}}
+            for n in totals]
+
+
 def render_json(reports: Sequence[PostReport], costs: Sequence[CostLine] = ()) -> str:
-    body: dict[str, Any] = {"posts": [report_dict(r) for r in reports]}
+    body: dict[str, Any] = {"posts": [report_dict(r) for r in reports],
+                            "networks": network_dicts(network_totals(reports))}
     if costs:
         body["costs"] = [{"kind": c.kind, "count": c.count, "usd": round(c.usd, 6)} for c in costs]
         body["costs_total_usd"] = round(sum(c.usd for c in costs), 6)
@@ -243,12 +332,19 @@ CSV_COLUMNS = (
     "url",
     "variant",
     "label",
+    "network",
+    "account",
     "status",
     "tweet_id",
+    "remote_url",
     "dry_run",
     "sent_at",
     "human_clicks",
     "other_clicks",
+    "likes",
+    "reposts",
+    "replies",
+    "quotes",
     "x_link_clicks",
     "impressions",
     "engagement_rate",
@@ -257,7 +353,7 @@ CSV_COLUMNS = (
 
 
 def render_csv(reports: Sequence[PostReport]) -> str:
-    """One line per tweet (post columns repeated), for a spreadsheet."""
+    """One line per delivery (post columns repeated), for a spreadsheet."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
@@ -270,12 +366,19 @@ def render_csv(reports: Sequence[PostReport]) -> str:
                     report.url,
                     t.variant,
                     t.label,
+                    t.network,
+                    t.account,
                     t.status,
                     t.tweet_id or "",
+                    t.remote_url or "",
                     "yes" if t.dry_run else "no",
                     _plain(t.sent_at) or "",
                     t.human_clicks,
                     t.other_clicks,
+                    _blank(t.likes),
+                    _blank(t.reposts),
+                    _blank(t.replies),
+                    _blank(t.quotes),
                     _blank(t.x_link_clicks),
                     _blank(t.impressions),
                     _blank(t.engagement_rate),
@@ -296,7 +399,7 @@ def _num(value: int | float | None) -> str:
 
 
 def render_text(reports: Sequence[PostReport]) -> str:
-    """A readable summary for the terminal: one block per post, one line per tweet."""
+    """A readable summary for the terminal: one block per article, two lines per post on a network."""
     if not reports:
         return "No relayed posts in this period."
     lines = []
@@ -310,12 +413,30 @@ def render_text(reports: Sequence[PostReport]) -> str:
         )
         for t in r.tweets:
             state = "dry-run" if t.dry_run else t.status
+            network = NETWORK_NAMES.get(t.network, t.network)
             lines.append(
-                f"    - {t.label:<20} {state:<8} tweet {t.tweet_id or '–':<20} clicks {t.human_clicks:<5} "
-                f"X clicks {_num(t.x_link_clicks):<5} impressions {_num(t.impressions)}"
+                f"    - {t.label:<20} {network:<8} {state:<8} clicks {t.human_clicks:<5} likes {_num(t.likes):<5} "
+                f"reposts {_num(t.reposts):<5} replies {_num(t.replies):<5} quotes {_num(t.quotes):<5}"
+                + (f" X clicks {_num(t.x_link_clicks):<5} impressions {_num(t.impressions)}"
+                   if t.network == "x" else "")
             )
+            lines.append(f"      {t.remote_url or t.tweet_id or 'not posted'}")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def render_networks(totals: Sequence[NetworkTotals]) -> str:
+    """The figures per network, one line each ("reposts" are X's retweets and Mastodon's boosts)."""
+    if not totals:
+        return ""
+    lines = ["Per network (reposts: retweets on X, boosts on Mastodon):"]
+    for n in totals:
+        lines.append(
+            f"    {n.name:<9} posts {n.posts_sent:<5} human clicks {n.human_clicks:<6} likes {_num(n.likes):<6} "
+            f"reposts {_num(n.reposts):<6} replies {_num(n.replies):<6} quotes {_num(n.quotes):<6}"
+            + (f" impressions {_num(n.impressions)}" if n.network == "x" else "")
+        )
+    return "\n".join(lines) + "\n"
 
 
 @dataclass(frozen=True)

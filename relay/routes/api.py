@@ -22,7 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.responses import Response
 
 from relay.metrics.prometheus import render_metrics
-from relay.metrics.reports import build_report, report_dict
+from relay.metrics.reports import build_report, network_dicts, network_totals, report_dict
 from relay.metrics.tracking import Tracking
 from relay.routes.guessing import record_failure, too_many
 from relay.routes.problems import DatabaseId, problem
@@ -78,7 +78,8 @@ async def list_posts(
     limit: Annotated[int, Query(description="How many posts, newest first.",
                                 json_schema_extra={"minimum": 1, "maximum": MAX_POSTS})] = 100,
 ) -> Response:
-    """Relayed posts, newest first, with their tweets and results; ``since=YYYY-MM-DD`` narrows."""
+    """Relayed posts, newest first, with what went out on each network and its results, then the totals per
+    network (X, Mastodon, Bluesky) over the posts listed; ``since=YYYY-MM-DD`` narrows."""
     if (denied := refused(request)) is not None:
         return denied
     try:
@@ -89,12 +90,14 @@ async def list_posts(
         return problem(400, detail=f"limit must be between 1 and {MAX_POSTS}")
     runtime: Runtime = request.app.state.runtime
     reports = await asyncio.to_thread(build_report, runtime.store.engine, since=start, limit=limit)
-    return JSONResponse({"posts": [report_dict(r) for r in reports]})
+    return JSONResponse({"posts": [report_dict(r) for r in reports],
+                         "networks": network_dicts(network_totals(reports))})
 
 
 @router.get("/api/posts/{post_id}", responses={404: {"description": "relay has no post with this id."}})
 async def get_post(request: Request, post_id: DatabaseId) -> Response:
-    """One post: its tweets and results, X's snapshots, and human clicks per day (30 days)."""
+    """One post: what went out on each network and its results, the snapshots read back from the networks,
+    the totals per network, and human clicks per day (30 days)."""
     if (denied := refused(request)) is not None:
         return denied
     runtime: Runtime = request.app.state.runtime
@@ -110,6 +113,7 @@ def _post_detail(runtime: Runtime, post_id: int, now: datetime) -> dict[str, Any
     if not reports:
         return None
     body = report_dict(reports[0])
+    body["networks"] = network_dicts(network_totals(reports))
     body["snapshots"] = [
         {k: v.isoformat() if isinstance(v, datetime) else v for k, v in snap.items() if k != "id"}
         for snap in snapshots_of(engine, [t.delivery_id for t in reports[0].tweets])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -256,6 +256,9 @@ def delivered_posts(
                 deliveries.c.dry_run,
                 deliveries.c.sent_at,
                 deliveries.c.last_error,
+                deliveries.c.account,
+                deliveries.c.network,
+                deliveries.c.remote_url,
                 links.c.code,
                 links.c.target_url,
             )
@@ -320,6 +323,64 @@ def spending_by_account(engine: Engine, since: datetime) -> dict[str, tuple[int,
             count, on_posts, _ = spent.get(account, (0, 0.0, 0.0))
             spent[account] = (count, on_posts, float(usd or 0.0))
     return spent
+
+
+REACTIONS = {"likes": "likes", "reposts": "retweets", "replies": "replies", "quotes": "quotes"}
+"""The reactions reported per network, and the snapshot column each is stored in (a boost is a ``retweets``)."""
+
+
+@dataclass(frozen=True)
+class NetworkFigures:
+    """One network's totals over every delivery: what Prometheus shows."""
+
+    posts_sent: int = 0
+    human_clicks: int = 0
+    reactions: dict[str, int] | None = None
+    """``{"likes": n, "reposts": n, "replies": n, "quotes": n}`` from each post's newest snapshot; None: none read."""
+
+
+def figures_by_network(engine: Engine) -> dict[str, NetworkFigures]:
+    """Per network: posts really sent, human clicks on their tracked links, and their reactions.
+
+    Clicks are joined to deliveries by (post, variant): each delivery has its own tracked link,
+    so a click belongs to exactly one network. Reactions add up each delivery's newest snapshot
+    that found its post (the highest id: snapshots are written in the order they are taken).
+    """
+    sent = (
+        select(deliveries.c.network, func.count())
+        .where(and_(deliveries.c.status == SENT, deliveries.c.dry_run.is_(False)))
+        .group_by(deliveries.c.network)
+    )
+    human = (
+        select(deliveries.c.network, func.count())
+        .select_from(clicks.join(deliveries, and_(deliveries.c.post_id == clicks.c.post_id,
+                                                  deliveries.c.variant == clicks.c.delivery_variant)))
+        .where(clicks.c.human.is_(True))
+        .group_by(deliveries.c.network)
+    )
+    newest = (
+        select(func.max(engagement_snapshots.c.id).label("id"))
+        .where(engagement_snapshots.c.found.is_(True))
+        .group_by(engagement_snapshots.c.delivery_id)
+        .subquery()
+    )
+    columns = [func.sum(engagement_snapshots.c[column]) for column in REACTIONS.values()]
+    reactions = (
+        select(deliveries.c.network, *columns)
+        .select_from(engagement_snapshots.join(newest, newest.c.id == engagement_snapshots.c.id)
+                     .join(deliveries, deliveries.c.id == engagement_snapshots.c.delivery_id))
+        .group_by(deliveries.c.network)
+    )
+    figures: dict[str, NetworkFigures] = {}
+    with engine.connect() as conn:
+        for network, count in conn.execute(sent):
+            figures[network] = NetworkFigures(posts_sent=int(count))
+        for network, count in conn.execute(human):
+            figures[network] = replace(figures.get(network, NetworkFigures()), human_clicks=int(count))
+        for network, *sums in conn.execute(reactions):
+            counted = {kind: int(total) for kind, total in zip(REACTIONS, sums, strict=True) if total is not None}
+            figures[network] = replace(figures.get(network, NetworkFigures()), reactions=counted)
+    return figures
 
 
 def feeds_by_status(engine: Engine) -> dict[str, int]:
