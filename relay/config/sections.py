@@ -311,10 +311,13 @@ class AccountSettings(_Section):
     @model_validator(mode="after")
     def _network_needs(self) -> AccountSettings:
         if self.network == "mastodon" and not self.instance_url:
-            raise ValueError(f'account "{self.name}" is on Mastodon: set instance_url, the address of its '
-                             "instance (such as https://mastodon.social)")
+            raise ValueError(f'account "{self.name}" is on Mastodon but has no instance_url. Add to its '
+                             '[[accounts]] block the address of the Mastodon server the account is on, such as '
+                             'instance_url = "https://mastodon.social", then run relay config check again')
         if self.network == "bluesky" and not self.handle:
-            raise ValueError(f'account "{self.name}" is on Bluesky: set handle, such as example.bsky.social')
+            raise ValueError(f'account "{self.name}" is on Bluesky but has no handle. Add to its [[accounts]] '
+                             'block the account\'s handle, as shown on its profile without the @, such as '
+                             'handle = "boulangerie.bsky.social", then run relay config check again')
         return self
 
     @property

@@ -58,7 +58,7 @@ SECTIONS = (
 ENV_PREFIX = "RELAY_"
 SECRET_KEYS = frozenset(
     {"consumer_key", "consumer_secret", "access_token", "access_token_secret", "token", "secret", "previous_secret",
-     "key"}
+     "key", "app_password"}
 )
 """Keys whose values never appear in a message."""
 
@@ -116,7 +116,9 @@ class Settings(_Section):
                 if account not in known:
                     raise ValueError(
                         f'{where} posts as "{account}", but no [[accounts]] block has that name '
-                        f"(known: {', '.join(sorted(known))})"
+                        f"(known: {', '.join(sorted(known))}). Correct the name in that block's accounts = [...] "
+                        f'(or account = ...), or add an [[accounts]] block with name = "{account}" (see '
+                        "config.example.toml), then run relay config check again"
                     )
         return self
 
@@ -248,6 +250,8 @@ def _explain(exc: ValidationError) -> str:
             if not error["loc"]:  # a rule across settings: the message names the keys itself
                 lines.append(f"config error: {message}.")
                 continue
-            shown = "" if str(error["loc"][-1]) in SECRET_KEYS else f" (got {error.get('input')!r})"
+            # A rule over a whole table ([[accounts]]) gets the table as input: never shown, it may hold secrets.
+            hidden = str(error["loc"][-1]) in SECRET_KEYS or isinstance(error.get("input"), dict | list)
+            shown = "" if hidden else f" (got {error.get('input')!r})"
             lines.append(f"config error in {location}: {message}{shown}.")
     return "\n".join(lines)
