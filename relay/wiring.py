@@ -257,7 +257,7 @@ def build_runtime(settings: Settings, *, publisher: Publisher | None = None) -> 
                          name="relay-instance-limits", daemon=True).start()
     service = RelayService(store, publisher, caps=caps_from(settings), images=images,
                            options_for=options_lookup(settings, store), accounts=accounts,
-                           targets_for=targets_lookup(settings, store, targets),
+                           targets_for=targets_lookup(settings, store, targets), targets=targets,
                            lease=timedelta(seconds=settings.publishing.lease_seconds),
                            tracked_base_url=settings.tracked_links_base)
     limits = FetchLimits()

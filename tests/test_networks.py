@@ -9,16 +9,25 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from relay.adapters.bluesky import parts_from_extra
+from relay.adapters.dry_run import DryRunPublisher
 from relay.config.settings import Settings, load_settings
-from relay.core.bluesky_text import grapheme_count
+from relay.core.bluesky_text import compose_bluesky_post, grapheme_count, short_link
+from relay.core.compose import ComposeOptions
 from relay.core.length import weighted_length
 from relay.core.mastodon_text import mastodon_length
-from relay.store.engine import apply_migrations
+from relay.core.models import Post
+from relay.core.networks import Target, composer_for
+from relay.pipeline import review
+from relay.pipeline.service import RelayService
+from relay.store.engine import apply_migrations, make_engine
+from relay.store.store import Store
 from relay.testing.bluesky_emulator import EmulatorConfig as BlueskyConfig
 from relay.testing.bluesky_emulator_server import BlueskyEmulatorServer
 from relay.testing.mastodon_emulator_server import MastodonEmulatorServer
@@ -30,6 +39,7 @@ from tests.processes import wait_for
 from tests.test_webhook_route import relay_app
 from tests.test_wordpress_editor import SITE, editor_payload, signed
 
+NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 X_KEYS = {
     "RELAY_X_CONSUMER_KEY": "ck-net",
     "RELAY_X_CONSUMER_SECRET": "cs-net",
@@ -161,3 +171,62 @@ def test_a_wordpress_post_reaches_the_three_networks_and_the_editor_links_to_eac
         relay.send(editor_payload(31, event="update"))  # an edit posts nothing again, anywhere
         time.sleep(0.5)
         assert (len(x.tweets()), len(mastodon.statuses()), bluesky.state.post_count()) == (1, 1, 1)
+
+
+def test_review_mode_weighs_an_edited_post_by_its_own_networks_rules(sqlite_url: str) -> None:
+    """In review mode each network's post waits on its own; an owner's edit is counted as that network
+    counts it (Mastodon 500 with links at 23, Bluesky 300 graphemes), not as X does."""
+    store = Store(make_engine(sqlite_url), review=True)
+    apply_migrations(store.engine)
+    targets = {name: Target(name, network, composer_for(network))
+               for name, network in (("default", "x"), ("toots", "mastodon"), ("sky", "bluesky"))}
+    service = RelayService(store, DryRunPublisher(), targets_for=lambda _feed: tuple(targets.values()),
+                           targets=targets)
+    post = Post(url="https://boulangerie-martin.fr/2026/11/galette/", title="La galette des rois, pas à pas")
+    decision = service.ingest_post(post, source="webhook", options=ComposeOptions(), now=NOW)
+    waiting = {row.account: row for row in store.waiting_for_review()}
+    assert set(waiting) == {"default", "toots", "sky"} and len(decision.delivery_ids) == 3
+
+    def edit(account: str, words: str) -> review.TextCheck:
+        row = waiting[account]
+        return review.approve(store, row.delivery_id, f"{words.strip()} {row.link}", NOW, service.measure_of)
+
+    long_words = "Du beurre, des amandes et une fève. " * 10  # 360 characters: too long for X, fine for Mastodon
+    assert edit("default", long_words).problem == review.TOO_LONG
+    checked = edit("toots", long_words)
+    assert checked.problem is None and checked.limit == 500 and checked.length == len(long_words.strip()) + 1 + 23
+    sky = waiting["sky"]
+    measure, shown = service.measure_of(sky), short_link(sky.link)
+    assert shown in sky.text and sky.link not in sky.text, "Bluesky shows the link short"
+    assert review.check_text("🇫🇷" * 290 + " " + shown, sky.link, measure).problem == review.TOO_LONG
+    fits = review.check_text("🇫🇷" * 250 + " " + shown, sky.link, measure)
+    assert fits.problem is None and fits.limit == 300 and fits.length == 251 + len(shown)
+    assert review.check_text("🇫🇷 sans lien", sky.link, measure).problem == review.LINK_MISSING
+    assert review.approve(store, sky.delivery_id, None, NOW, service.measure_of).problem is None, (
+        "approved as composed, its short link is its link")
+    queued = {d.account: d for d in store.list_deliveries(["queued"])}
+    assert set(queued) == {"toots", "sky"} and queued["toots"].text.startswith("Du beurre")
+    assert [row.account for row in store.waiting_for_review()] == ["default"]
+
+
+def test_an_edited_bluesky_text_keeps_its_link_and_tags_where_they_now_stand() -> None:
+    """The facets are byte offsets into the text as composed; after an edit in review they are found
+    again over the same words, and what the owner typed (a full link, a tag) is faceted too."""
+    post = Post(url="https://boulangerie-martin.fr/2026/11/galette/", title="La galette des rois 👑",
+                categories=("Pâtisserie",))
+    tweet = composer_for("bluesky")(post, ComposeOptions(utm_source="bluesky"), NOW.date())
+    assert tweet.extra is not None
+    composed = compose_bluesky_post(post, ComposeOptions(utm_source="bluesky"), today=NOW.date())
+    shown = short_link(composed.link)
+    edited = f"Ce week-end 🎉 : {shown} et aussi https://boulangerie-martin.fr/horaires #Pâtisserie"
+    parts = parts_from_extra(edited, tweet.extra)
+    raw = edited.encode("utf-8")
+    assert parts.facets is not None
+    spans = [(raw[f.byte_start:f.byte_end].decode("utf-8"), f.kind, f.value) for f in parts.facets]
+    assert spans == [
+        (shown, "link", composed.link),
+        ("https://boulangerie-martin.fr/horaires", "link", "https://boulangerie-martin.fr/horaires"),
+        ("#Pâtisserie", "tag", "Pâtisserie"),
+    ]
+    assert parts_from_extra(tweet.text, tweet.extra).facets == composed.facets, "unedited: as composed"
+    assert parts.card is not None and parts.card.uri == composed.link

@@ -95,18 +95,37 @@ class ComposedParts:
     langs: tuple[str, ...]
 
 
+def _moved(facets: Sequence[Facet], before: str, after: str) -> tuple[Facet, ...]:
+    """``facets`` of ``before`` over the same words in ``after`` (those still there), with what
+    :func:`detect_facets` finds in ``after`` where no moved facet lies."""
+    old, new = before.encode("utf-8"), after.encode("utf-8")
+    moved: list[Facet] = []
+    taken: list[tuple[int, int]] = []
+    for facet in facets:
+        words = old[facet.byte_start:facet.byte_end]
+        at = new.find(words) if words else -1
+        while at >= 0 and any(start < at + len(words) and at < end for start, end in taken):
+            at = new.find(words, at + 1)
+        if at >= 0:
+            moved.append(Facet(at, at + len(words), facet.kind, facet.value))
+            taken.append((at, at + len(words)))
+    found = [f for f in detect_facets(after)
+             if not any(start < f.byte_end and f.byte_start < end for start, end in taken)]
+    return tuple(sorted([*moved, *found], key=lambda f: f.byte_start))
+
+
 def parts_from_extra(text: str, extra: Mapping[str, Any] | None) -> ComposedParts:
     """The facets, card and languages composed with ``text`` (see :func:`relay.core.networks.compose_for_bluesky`).
 
-    The facets hold byte offsets into the text as composed: if the owner edited the text in review,
-    they no longer fit, and the links and tags written in the new text are found instead (None).
+    The facets hold byte offsets into the text as composed. If the owner edited the text in review,
+    each is found again where its words now stand (the short link shown, a hashtag), and the full
+    links and tags the owner wrote are found as well.
     """
     if not extra:
         return ComposedParts(None, None, ())
-    facets: tuple[Facet, ...] | None = None
-    if extra.get("text") == text:
-        facets = tuple(Facet(int(start), int(end), kind, str(value))
-                       for start, end, kind, value in extra.get("facets") or ())
+    composed = tuple(Facet(int(start), int(end), kind, str(value))
+                     for start, end, kind, value in extra.get("facets") or ())
+    facets = composed if extra.get("text") == text else _moved(composed, str(extra.get("text") or ""), text)
     card_fields = extra.get("card") or {}
     card = ExternalCard(str(card_fields["uri"]), str(card_fields.get("title", "")),
                         str(card_fields.get("description", ""))) if card_fields.get("uri") else None

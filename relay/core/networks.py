@@ -15,7 +15,8 @@ from typing import Any
 
 from relay.core.compose import ComposeOptions, compose_tweet
 from relay.core.language import guess_language
-from relay.core.mastodon_text import DEFAULT_LIMITS, MastodonLimits, compose_status
+from relay.core.length import MAX_WEIGHTED_LENGTH, weighted_length
+from relay.core.mastodon_text import DEFAULT_LIMITS, MastodonLimits, compose_status, mastodon_length
 from relay.core.models import Post, Tweet
 
 Composer = Callable[[Post, ComposeOptions, date], Tweet]
@@ -68,6 +69,34 @@ def compose_for_bluesky(post: Post, options: ComposeOptions, today: date) -> Twe
     if language:
         extra["langs"] = [language]
     return Tweet(composed.text, composed.link, composed.graphemes, extra=extra)
+
+
+@dataclass(frozen=True)
+class Measure:
+    """How a network counts a text, and how much it takes."""
+
+    count: Callable[[str], int]
+    limit: int
+    shown_link: Callable[[str], str] = str
+    """How a post's link stands in its text (Bluesky shows it short; its facet holds it whole)."""
+
+
+def measure_for(network: str, compose: Composer | None = None) -> Measure:
+    """The count and limit of ``network`` (a Mastodon account's from its composer: its instance's limits)."""
+    if network == "mastodon":
+        limits = compose.limits if isinstance(compose, MastodonComposer) else DEFAULT_LIMITS
+        reserved = limits.characters_reserved_per_url
+        return Measure(lambda text: mastodon_length(text, url_length=reserved), limits.max_characters)
+    if network == "bluesky":
+        from relay.core.bluesky_text import MAX_BYTES, MAX_GRAPHEMES, short_link
+        from relay.core.graphemes import grapheme_count
+
+        def graphemes(text: str) -> int:
+            # Over 3,000 bytes the PDS refuses it whatever the graphemes: count it as too long.
+            return grapheme_count(text) if len(text.encode("utf-8")) <= MAX_BYTES else MAX_GRAPHEMES + 1
+
+        return Measure(graphemes, MAX_GRAPHEMES, short_link)
+    return Measure(weighted_length, MAX_WEIGHTED_LENGTH)
 
 
 def composer_for(network: str) -> Composer:

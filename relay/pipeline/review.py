@@ -11,10 +11,13 @@ after a crash (never posting it twice) and how clicks are counted.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from relay.core.length import MAX_WEIGHTED_LENGTH, has_invalid_characters, weighted_length
+from relay.core.networks import Measure
+from relay.store.review import ReviewRow
 from relay.store.store import Store
 
 MAX_EDIT_CHARS = 2000
@@ -39,34 +42,40 @@ def clean_text(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n").strip()
 
 
-def check_text(text: str, link: str = "") -> TextCheck:
-    """Weigh ``text`` like relay weighs its own tweets, and say whether X would take it."""
+X_MEASURE = Measure(weighted_length, MAX_WEIGHTED_LENGTH)
+
+
+def check_text(text: str, link: str = "", measure: Measure = X_MEASURE) -> TextCheck:
+    """Weigh ``text`` like relay weighs its own posts on that network (X by default), and say whether it
+    would take it."""
     text = clean_text(text)
     if len(text) > MAX_EDIT_CHARS:
-        return TextCheck(text[:MAX_EDIT_CHARS], MAX_EDIT_CHARS * 2, TOO_LONG)
-    length = weighted_length(text)
+        return TextCheck(text[:MAX_EDIT_CHARS], MAX_EDIT_CHARS * 2, TOO_LONG, measure.limit)
+    length = measure.count(text)
     problem = None
     if not text:
         problem = EMPTY
-    elif length > MAX_WEIGHTED_LENGTH:
+    elif length > measure.limit:
         problem = TOO_LONG
     elif has_invalid_characters(text):
         problem = INVALID
-    elif link and link not in text:
+    elif link and link not in text and measure.shown_link(link) not in text:
         problem = LINK_MISSING
-    return TextCheck(text, length, problem)
+    return TextCheck(text, length, problem, measure.limit)
 
 
-def approve(store: Store, delivery_id: int, text: str | None, now: datetime) -> TextCheck:
-    """Queue a waiting tweet, with ``text`` when the owner edited it (None: as composed).
+def approve(store: Store, delivery_id: int, text: str | None, now: datetime,
+            measure_of: Callable[[ReviewRow], Measure] = lambda _row: X_MEASURE) -> TextCheck:
+    """Queue a waiting post, with ``text`` when the owner edited it (None: as composed).
 
-    Returns the check of the text; ``problem`` is ``gone`` when the tweet no longer waits
+    ``measure_of`` gives the count and limit of the delivery's network (its account's).
+    Returns the check of the text; ``problem`` is ``gone`` when the post no longer waits
     (approved or skipped already, in another tab or by another instance).
     """
     waiting = store.review_row(delivery_id)
     if waiting is None:
         return TextCheck(text or "", 0, GONE)
-    checked = check_text(waiting.text if text is None else text, waiting.link)
+    checked = check_text(waiting.text if text is None else text, waiting.link, measure_of(waiting))
     if checked.problem is not None:
         return checked
     edited = checked.text != waiting.text

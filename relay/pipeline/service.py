@@ -15,7 +15,7 @@ from relay.core.compose import ComposeOptions, tagged_link
 from relay.core.flood import FloodRules, Triage, triage
 from relay.core.identity import dedup_key, normalise_url
 from relay.core.models import FeedDocument, Post, Tweet
-from relay.core.networks import Target, compose_for_x
+from relay.core.networks import Measure, Target, compose_for_x, composer_for, measure_for
 from relay.core.policy import Caps
 from relay.core.ports import ImageSource, Publisher
 from relay.core.protected import is_protected
@@ -23,6 +23,7 @@ from relay.errors import RelayError
 from relay.pipeline.outbox import LEASE, Outbox, PublishReport
 from relay.store.outbox import DEFAULT_ACCOUNT
 from relay.store.posts import refresh_post
+from relay.store.review import ReviewRow
 from relay.store.rows import DeliveryRow, FeedRow, Message, NewPost, TrackedLink
 from relay.store.store import Store
 
@@ -76,6 +77,7 @@ class RelayService:
         options_for: Callable[[int | None], ComposeOptions] = lambda _feed_id: ComposeOptions(),
         accounts: Mapping[str, tuple[Publisher, Caps]] | None = None,
         targets_for: Callable[[int | None], Sequence[Target]] = lambda _feed_id: X_ONLY,
+        targets: Mapping[str, Target] | None = None,
         lease: timedelta = LEASE,
         tracked_base_url: str | None = None,
     ) -> None:
@@ -86,6 +88,8 @@ class RelayService:
         self.options_for = options_for
         """Compose options of a feed (``None``: posts that came by webhook or republish)."""
         self.targets_for = targets_for
+        self.targets = dict(targets or {t.account: t for t in X_ONLY})
+        """Every account's target, by name (the network and composer of a delivery's account)."""
         """The accounts a feed's posts go out on, each with its network's composer
         (``None``: webhook and republish by address)."""
         self.outbox = Outbox(store, publisher, caps=caps or Caps(), recompose=self.recompose, images=images,
@@ -221,11 +225,14 @@ class RelayService:
         return ids[0], self.store.text_of(ids[0]), ids
 
     def target_of(self, delivery: DeliveryRow) -> Target:
-        """The account and composer of a delivery (its post's feed's target on that account)."""
-        targets = self.targets_for(self.store.feed_id_of(delivery.post_id))
-        return next((t for t in targets if t.account == delivery.account),
-                    Target(delivery.account, delivery.network, compose_for_x) if delivery.network == "x"
-                    else targets[0])
+        """The account and composer of a delivery (an account no longer configured: its network's rules)."""
+        return self.targets.get(delivery.account) or Target(delivery.account, delivery.network,
+                                                            composer_for(delivery.network))
+
+    def measure_of(self, row: ReviewRow) -> Measure:
+        """How a waiting post's network counts its text, and its limit (review mode)."""
+        target = self.targets.get(row.account)
+        return measure_for(row.network, target.compose if target is not None else None)
 
     def ingest_post(
         self,

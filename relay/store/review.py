@@ -30,12 +30,14 @@ class ReviewRow:
     weighted_length: int
     account: str
     created_at: datetime
+    network: str = "x"
 
 
 def _waiting() -> Select[Any]:
     return select(
         deliveries.c.id, deliveries.c.post_id, posts.c.feed_id, posts.c.title, posts.c.url, deliveries.c.text,
         deliveries.c.link, deliveries.c.weighted_length, deliveries.c.account, deliveries.c.created_at,
+        deliveries.c.network,
     ).join(posts, posts.c.id == deliveries.c.post_id)
 
 
