@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -19,7 +20,7 @@ from relay.adapters.bluesky import parts_from_extra
 from relay.adapters.dry_run import DryRunPublisher
 from relay.config.settings import Settings, load_settings
 from relay.core.bluesky_text import compose_bluesky_post, grapheme_count, short_link
-from relay.core.compose import ComposeOptions
+from relay.core.compose import ComposeOptions, fit_message, tagged_link
 from relay.core.length import weighted_length
 from relay.core.mastodon_text import mastodon_length
 from relay.core.models import Post
@@ -230,3 +231,28 @@ def test_an_edited_bluesky_text_keeps_its_link_and_tags_where_they_now_stand() -
     ]
     assert parts_from_extra(tweet.text, tweet.extra).facets == composed.facets, "unedited: as composed"
     assert parts.card is not None and parts.card.uri == composed.link
+
+
+def test_an_authors_message_is_fitted_to_each_networks_limit(sqlite_url: str) -> None:
+    """The WordPress author's message is cut for X's 280; Mastodon takes it whole, and Bluesky cuts it to
+    its own 300 graphemes beside a long address (it used to refuse the X-fitted text outright)."""
+    store = Store(make_engine(sqlite_url))
+    apply_migrations(store.engine)
+    targets = {name: Target(name, network, composer_for(network))
+               for name, network in (("default", "x"), ("toots", "mastodon"), ("sky", "bluesky"))}
+    service = RelayService(store, DryRunPublisher(), targets_for=lambda _feed: tuple(targets.values()),
+                           targets=targets)
+    post = Post(url="https://www.boulangerie-patisserie-martin-et-fils.fr/2026/11/galette-des-rois-recette/",
+                title="La galette des rois 👑")
+    message = "Du bon pain chaud, croustillant et doré ! " * 9
+    options = ComposeOptions()
+    options = replace(options, template=fit_message(message, tagged_link(post, options, today=NOW.date()))[0],
+                      message=message)
+    decision = service.ingest_post(post, source="webhook", options=options, now=NOW)
+    assert decision.outcome == "queued" and len(decision.delivery_ids) == 3
+    texts = {d.network: d.text for d in store.list_deliveries()}
+    assert weighted_length(texts["x"]) <= 280 and not texts["x"].startswith(message.strip()), "cut for X"
+    assert texts["mastodon"].startswith(message.strip()), "500 characters hold the whole message"
+    assert mastodon_length(texts["mastodon"]) <= 500
+    assert grapheme_count(texts["bluesky"]) <= 300 and texts["bluesky"].startswith("Du bon pain chaud")
+    assert short_link(tagged_link(post, replace(options, utm_source="bluesky"), today=NOW.date())) in texts["bluesky"]

@@ -160,9 +160,15 @@ class ComposeOptions:
     """Keep the ``utm_*`` parameters a feed put in its links instead of replacing them with relay's."""
     utm_source: str = "twitter"
     """``utm_source``: the network the visit came from (``mastodon``, ``bluesky`` for those posts)."""
+    message: str = ""
+    """The author's own message (WordPress editor): ``template`` holds it fitted for X; each other
+    network fits it again to its own limit (:meth:`relay.core.networks.Target.options`)."""
 
     def __post_init__(self) -> None:
-        validate_template(self.template)
+        if self.message:
+            _layout(self.template)  # its size was fitted to its network by fit_message, not to X's alone
+        else:
+            validate_template(self.template)
         validate_utm_template(self.utm_campaign)
         if self.utm_content is not None:
             validate_utm_template(self.utm_content)
@@ -488,27 +494,29 @@ def _literal(text: str) -> str:
     return text.replace("{", "{{").replace("}", "}}")
 
 
-def _own_text_fits(message: str, link: str) -> bool:
+def _own_text_fits(message: str, link: str, fits: Callable[[str], bool] = is_valid_tweet) -> bool:
     template = message_template(message)
     try:
         layout = _layout(template)
     except ValueError:
         return False
-    return is_valid_tweet(_render(layout, {"link": link}))
+    return fits(_render(layout, {"link": link}))
 
 
-def fit_message(message: str, link: str = _SAMPLE_LINK) -> tuple[str, bool]:
+def fit_message(message: str, link: str = _SAMPLE_LINK,
+                fits: Callable[[str], bool] = is_valid_tweet) -> tuple[str, bool]:
     """The template of ``message`` whose own words fit a tweet beside ``link``, and whether they were cut.
 
     Too long, the message is cut as a summary is (at a word, tidied, marked ``…``);
     what its placeholders bring is shortened later by :func:`compose_tweet`, in the
     usual order. ``link`` is the link the tweet will carry (X weighs a real address 23;
-    an address it does not recognise weighs its length).
+    an address it does not recognise weighs its length). ``fits`` says whether a text
+    fits the network (X's by default; Mastodon and Bluesky give theirs).
     """
-    if _own_text_fits(message, link):
+    if _own_text_fits(message, link, fits):
         return message_template(message), False
     text = unicodedata.normalize("NFC", message[:MAX_MESSAGE_CHARS].replace("\r\n", "\n")).strip()
-    cut = shorten(text, lambda candidate: _own_text_fits(candidate, link), hard_cut=True)
+    cut = shorten(text, lambda candidate: _own_text_fits(candidate, link, fits), hard_cut=True)
     return message_template(cut), True
 
 

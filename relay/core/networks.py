@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
-from relay.core.compose import ComposeOptions, compose_tweet
+from relay.core.compose import ComposeOptions, compose_tweet, fit_message, tagged_link
 from relay.core.language import guess_language
 from relay.core.length import MAX_WEIGHTED_LENGTH, weighted_length
 from relay.core.mastodon_text import DEFAULT_LIMITS, MastodonLimits, compose_status, mastodon_length
@@ -34,9 +34,16 @@ class Target:
     network: str
     compose: Composer
 
-    def options(self, options: ComposeOptions) -> ComposeOptions:
-        """The feed's options, with this network's ``utm_source``."""
-        return replace(options, utm_source=UTM_SOURCES[self.network])
+    def options(self, options: ComposeOptions, post: Post | None = None, today: date | None = None) -> ComposeOptions:
+        """The feed's options, with this network's ``utm_source``; given the post, an author's message
+        fitted to this network's limit (X's fit is already the template)."""
+        shaped = replace(options, utm_source=UTM_SOURCES[self.network])
+        if not shaped.message or self.network == "x" or post is None or today is None:
+            return shaped
+        measure = measure_for(self.network, self.compose)
+        link = measure.shown_link(tagged_link(post, shaped, today=today))
+        template, _ = fit_message(shaped.message, link, lambda text: measure.count(text) <= measure.limit)
+        return replace(shaped, template=template)
 
 
 def compose_for_x(post: Post, options: ComposeOptions, today: date) -> Tweet:

@@ -197,7 +197,7 @@ class RelayService:
         today = now.date()
         messages = []
         for target in targets:
-            shaped = target.options(options)
+            shaped = target.options(options, post, today)
             messages.append(Message(account=target.account, network=target.network,
                                     tweet=target.compose(post, shaped, today),
                                     tracking=self._tracking(post, shaped, now, target)))

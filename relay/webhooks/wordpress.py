@@ -89,7 +89,7 @@ def options_for_event(service: RelayService, event: WordPressEvent, *, now: date
     if not event.message:
         return options
     link = tagged_link(event.post, options, today=now.date())
-    return replace(options, template=fit_message(event.message, link)[0])
+    return replace(options, template=fit_message(event.message, link)[0], message=event.message)
 
 
 def _is_known(service: RelayService, post: Post) -> bool:
