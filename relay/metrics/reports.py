@@ -68,6 +68,11 @@ class TweetReport:
     quotes: int | None = None
 
     @property
+    def network_name(self) -> str:
+        """The network as people write it: X, Mastodon, Bluesky."""
+        return NETWORK_NAMES.get(self.network, self.network)
+
+    @property
     def clicks(self) -> int:
         """The clicks that decide the best variant (ours when tracked, X's otherwise)."""
         return self.human_clicks if self.tracked_code else (self.x_link_clicks or 0)

@@ -42,7 +42,8 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from relay.core.length import MAX_WEIGHTED_LENGTH
-from relay.metrics.reports import Chart, PostReport, build_report, clicks_chart
+from relay.core.networks import NETWORK_NAMES
+from relay.metrics.reports import Chart, NetworkTotals, PostReport, build_report, clicks_chart, network_totals
 from relay.pipeline import review
 from relay.routes.formatting import Formats
 from relay.routes.guessing import record_failure, too_many
@@ -100,10 +101,24 @@ def labels() -> dict[str, dict[str, Any]]:
     return found
 
 
-def render(template: str, *, lang: str, **context: Any) -> str:
-    """A page in ``lang``; ``t`` holds its words and ``other`` those of the other language."""
+def render(template: str, *, lang: str, words: dict[str, Any] | None = None, **context: Any) -> str:
+    """A page in ``lang``; ``t`` holds its words (``words`` when a page fills some in) and ``other`` those of
+    the other language."""
     other = labels()["fr" if lang == "en" else "en"]
-    return _env.get_template(template).render(lang=lang, t=labels()[lang], other=other, **context)
+    return _env.get_template(template).render(lang=lang, t=words or labels()[lang], other=other, **context)
+
+
+def dashboard_words(lang: str, networks: list[str]) -> dict[str, Any]:
+    """The dashboard's words, where visits are said to come from the networks relay posted on.
+
+    "Visits from X" stays true for an owner who posts on X only; once Mastodon or Bluesky take
+    posts too, the same figure counts their readers, and the label names them ("X, Mastodon et Bluesky").
+    """
+    words = dict(labels()[lang])
+    names = Formats(lang).names([NETWORK_NAMES.get(n, n) for n in networks] or [NETWORK_NAMES["x"]])
+    for key in ("human_clicks", "visits_30_days"):
+        words[key] = words[key].format(networks=names)
+    return words
 
 
 DASHBOARD_HEADERS = {
@@ -182,6 +197,8 @@ class DashboardView:
     feed_names: dict[int, str]
     """Feed id -> the name the owner gave it in the config (else the feed's own title, else its address)."""
     now: datetime
+    networks: list[NetworkTotals]
+    """Each network's figures over the posts shown (the page lists them when there is more than one)."""
 
     @property
     def budgets_low(self) -> list[Budget]:
@@ -217,6 +234,7 @@ def dashboard_view(runtime: Runtime, now: datetime) -> DashboardView:
         review_on=settings.publishing.review,
         feed_names={f.id: by_url.get(f.configured_url) or f.title or f.url for f in feeds},
         now=now,
+        networks=network_totals(posts),
     )
 
 
@@ -299,6 +317,7 @@ async def _dashboard_page(request: Request, lang: str, *, status: int = 200, not
     view = await asyncio.to_thread(dashboard_view, runtime, runtime.worker.now())
     formats = Formats(lang, runtime.settings.publishing.timezone)
     return _page("dashboard.html", lang, status, headers=DASHBOARD_HEADERS, view=view, fmt=formats,
+                 words=dashboard_words(lang, [n.network for n in view.networks]),
                  csrf=csrf_token(request, _token(request)), notice=notice, refused=refused or {},
                  max_length=MAX_WEIGHTED_LENGTH, max_chars=review.MAX_EDIT_CHARS)
 

@@ -9,12 +9,13 @@ pays X in dollars anyway).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime, get_timezone_name
+from babel.lists import format_list
 from babel.numbers import format_currency, format_decimal, format_percent, get_currency_symbol
 
 LOCALES = {"en": "en_US", "fr": "fr_FR"}
@@ -45,6 +46,10 @@ class Formats:
                                format="¤#,##0.000" if fine and self.lang == "en" else
                                "#,##0.000\u00a0¤" if fine else None)
         return text.replace(get_currency_symbol("USD", locale=self.locale), "$")
+
+    def names(self, items: Sequence[str]) -> str:
+        """A list as the language writes it: ``X, Mastodon et Bluesky`` / ``X, Mastodon, and Bluesky``."""
+        return format_list(list(items), locale=self.locale)
 
     def percent(self, rate: float | None) -> str:
         """``1,2 %`` / ``1.2%``; a dash when X has not counted views yet."""
