@@ -23,7 +23,7 @@ from relay.core.bluesky_text import compose_bluesky_post, grapheme_count, short_
 from relay.core.compose import ComposeOptions, fit_message, tagged_link
 from relay.core.length import weighted_length
 from relay.core.mastodon_text import mastodon_length
-from relay.core.models import Post
+from relay.core.models import FeedDocument, Post
 from relay.core.networks import Target, composer_for
 from relay.pipeline import review
 from relay.pipeline.service import RelayService
@@ -256,3 +256,32 @@ def test_an_authors_message_is_fitted_to_each_networks_limit(sqlite_url: str) ->
     assert mastodon_length(texts["mastodon"]) <= 500
     assert grapheme_count(texts["bluesky"]) <= 300 and texts["bluesky"].startswith("Du bon pain chaud")
     assert short_link(tagged_link(post, replace(options, utm_source="bluesky"), today=NOW.date())) in texts["bluesky"]
+
+
+def test_an_entry_one_network_cannot_carry_fails_there_only(sqlite_url: str) -> None:
+    """A link no X or Mastodon post can hold (an address X and Mastodon do not see as a link weighs its
+    length) is a failed delivery there, with the reason; Bluesky, which shows links short, still gets
+    it, and the feed's other entries are posted everywhere. It used to stop the whole feed."""
+    store = Store(make_engine(sqlite_url))
+    apply_migrations(store.engine)
+    targets = {name: Target(name, network, composer_for(network))
+               for name, network in (("default", "x"), ("toots", "mastodon"), ("sky", "bluesky"))}
+    service = RelayService(store, DryRunPublisher(), targets_for=lambda _feed: tuple(targets.values()),
+                           targets=targets)
+    [feed] = store.sync_feeds(["https://intranet.local/feed"], NOW)
+    store.update_feed(feed.id, baseline_at=NOW)
+    long_link = "http://10.0.0.7:8080/" + "chantier-" * 200
+    document = FeedDocument(posts=(Post(url=long_link, title="Un très long lien", published_at=NOW),
+                                   Post(url="https://plombier-nantes.fr/conseils/purge/", title="Purger",
+                                        published_at=NOW)))
+    result = service.ingest_feed(store.get_feed(feed.id), document, options=ComposeOptions(), backfill=0, now=NOW)
+    assert result.new == 2
+    by_post: dict[str, dict[str, str]] = {}
+    for delivery in store.list_deliveries():
+        url = store.get_post(delivery.post_id).url
+        by_post.setdefault(url, {})[delivery.network] = delivery.status
+        if delivery.status == "failed":
+            assert delivery.last_error and "cannot carry this post" in delivery.last_error
+    assert by_post[long_link] == {"x": "failed", "mastodon": "failed", "bluesky": "queued"}
+    assert by_post["https://plombier-nantes.fr/conseils/purge/"] == dict.fromkeys(("x", "mastodon", "bluesky"),
+                                                                                   "queued")

@@ -15,7 +15,7 @@ from relay.core.compose import ComposeOptions, tagged_link
 from relay.core.flood import FloodRules, Triage, triage
 from relay.core.identity import dedup_key, normalise_url
 from relay.core.models import FeedDocument, Post, Tweet
-from relay.core.networks import Measure, Target, compose_for_x, composer_for, measure_for
+from relay.core.networks import NETWORK_NAMES, Measure, Target, compose_for_x, composer_for, measure_for
 from relay.core.policy import Caps
 from relay.core.ports import ImageSource, Publisher
 from relay.core.protected import is_protected
@@ -197,9 +197,18 @@ class RelayService:
         today = now.date()
         messages = []
         for target in targets:
-            shaped = target.options(options, post, today)
-            messages.append(Message(account=target.account, network=target.network,
-                                    tweet=target.compose(post, shaped, today),
+            try:
+                shaped = target.options(options, post, today)
+                tweet = target.compose(post, shaped, today)
+            except ValueError as exc:
+                # One network that cannot carry the post (a link too long for it) loses it there only.
+                log.warning("no %s post can be made of this entry", NETWORK_NAMES[target.network],
+                            extra={"url": post.url, "account": target.account, "error": str(exc)[:300]})
+                reason = f"{NETWORK_NAMES[target.network]} cannot carry this post: {str(exc)[:300]}"
+                messages.append(Message(account=target.account, network=target.network,
+                                        tweet=Tweet("", post.url[:2048], 0), failure=reason))
+                continue
+            messages.append(Message(account=target.account, network=target.network, tweet=tweet,
                                     tracking=self._tracking(post, shaped, now, target)))
         return tuple(messages)
 
@@ -310,7 +319,7 @@ class RelayService:
         for attempt in range(len(alternates) + 3):
             template = alternates[(variant - 1 + attempt) % len(alternates)]
             varied = replace(options, template=template, utm_content=f"republish-{variant + attempt}")
-            texts = [t.compose(post, t.options(varied), now.date()).text for t in targets]
+            texts = [text for target in targets if (text := _text_or_none(target, post, varied, now))]
             if not any(text in earlier for text in texts):
                 delivery_id, text, ids = self._queue_variant(post_id, post, varied, now)
                 log.info("republish queued", extra={"post": post_id, "delivery": delivery_id})
@@ -401,3 +410,11 @@ class RelayService:
         else:
             options = replace(options, utm_content=f"v{delivery.variant}b")
         return target.compose(post, options, delivery.created_at.date())
+
+
+def _text_or_none(target: Target, post: Post, options: ComposeOptions, now: datetime) -> str | None:
+    """The text ``target`` would post, or None when its network cannot carry the post at all."""
+    try:
+        return target.compose(post, target.options(options), now.date()).text
+    except ValueError:
+        return None

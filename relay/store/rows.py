@@ -49,6 +49,8 @@ class Message:
     network: str = "x"
     tracking: TrackedLink | None = None
     """Set in tracked mode: ``tweet`` is then replaced by one carrying this delivery's own tracked link."""
+    failure: str | None = None
+    """Why no text could be made for this network (the delivery is recorded as failed, with this reason)."""
 
 
 @dataclass(frozen=True)

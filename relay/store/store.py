@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from relay.core.models import Post, Tweet
 from relay.store.links import create_tracked_link, tracked_url
-from relay.store.outbox import QUEUED, REVIEW, SKIPPED, OutboxQueries, aware, queued_delivery
+from relay.store.outbox import FAILED, QUEUED, REVIEW, SKIPPED, OutboxQueries, aware, queued_delivery
 from relay.store.posts import post_from_json, post_to_json
 from relay.store.review import ReviewQueries
 from relay.store.rows import DeliveryRow, FeedRow, Message, NewPost, TrackedLink, row_to
@@ -189,10 +189,13 @@ class Store(OutboxQueries, ReviewQueries):
         """One delivery per message, numbered on from ``first_variant`` (so each has its own tracked link)."""
         ids = []
         for variant, message in enumerate(messages, start=first_variant):
-            tweet = _with_tracking(conn, message.tweet, message.tracking, post_id, variant, now)
+            tweet = message.tweet if message.failure else _with_tracking(conn, message.tweet, message.tracking,
+                                                                         post_id, variant, now)
             values = queued_delivery(post_id, variant, tweet, now, message.account, review=self.review,
                                      network=message.network)
-            if not_before is not None:
+            if message.failure:
+                values.update(status=FAILED, last_error=message.failure)
+            elif not_before is not None:
                 values["next_attempt_at"] = not_before
             ids.append(int(conn.execute(insert(deliveries).values(**values).returning(deliveries.c.id)).scalar_one()))
         return ids
