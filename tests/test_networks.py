@@ -16,8 +16,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from relay.adapters.bluesky import parts_from_extra
+from relay.adapters.bluesky import BlueskyCredentials, BlueskyPublisher, parts_from_extra
 from relay.adapters.dry_run import DryRunPublisher
+from relay.adapters.mastodon import MastodonPublisher
+from relay.adapters.safe_fetch import SafeFetcher
 from relay.config.settings import Settings, load_settings
 from relay.core.bluesky_text import compose_bluesky_post, grapheme_count, short_link
 from relay.core.compose import ComposeOptions, fit_message, tagged_link
@@ -25,6 +27,7 @@ from relay.core.length import weighted_length
 from relay.core.mastodon_text import mastodon_length
 from relay.core.models import FeedDocument, Post
 from relay.core.networks import Target, composer_for
+from relay.core.policy import Caps
 from relay.pipeline import review
 from relay.pipeline.service import RelayService
 from relay.store.engine import apply_migrations, make_engine
@@ -285,3 +288,37 @@ def test_an_entry_one_network_cannot_carry_fails_there_only(sqlite_url: str) -> 
     assert by_post[long_link] == {"x": "failed", "mastodon": "failed", "bluesky": "queued"}
     assert by_post["https://plombier-nantes.fr/conseils/purge/"] == dict.fromkeys(("x", "mastodon", "bluesky"),
                                                                                    "queued")
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def test_the_posts_image_goes_to_mastodon_with_its_description_and_to_bluesky_as_the_cards_thumbnail(
+    sqlite_url: str, mastodon: MastodonEmulatorServer, bluesky: BlueskyEmulatorServer, feed_server: FeedServer,
+) -> None:
+    store = Store(make_engine(sqlite_url))
+    apply_migrations(store.engine)
+    feed_server.set("/photo.png", body=PNG, content_type="image/png")
+    toots = MastodonPublisher(mastodon.base_url, mastodon.access_token)
+    sky = BlueskyPublisher(BlueskyCredentials(BlueskyConfig.handle, BlueskyConfig.app_password),
+                           service_url=bluesky.base_url)
+    targets = {name: Target(name, network, composer_for(network))
+               for name, network in (("toots", "mastodon"), ("sky", "bluesky"))}
+    service = RelayService(store, DryRunPublisher(), accounts={"toots": (toots, Caps()), "sky": (sky, Caps())},
+                           targets_for=lambda _feed: tuple(targets.values()), targets=targets,
+                           images=SafeFetcher(allow_hosts=["127.0.0.1"]))
+    post = Post(url="https://plombier-nantes.fr/chantier/", title="Chantier du jour : une salle de bain",
+                image_url=feed_server.url("/photo.png"), image_alt="Une salle de bain rénovée, carrelage bleu")
+    service.ingest_post(post, source="webhook", options=ComposeOptions(), now=NOW)
+    report = service.publish_due(NOW)
+    assert len(report.sent) == 2, report
+    [status] = mastodon.statuses()
+    [media] = mastodon.media()
+    assert status.media_ids == (media.id,) and media.description == "Une salle de bain rénovée, carrelage bleu"
+    assert media.data == PNG
+    [record] = [p.record for p in bluesky.state.posts.values()]
+    external = record["embed"]["external"]
+    assert external["title"] == "Chantier du jour : une salle de bain"
+    assert external["thumb"]["mimeType"] == "image/png" and external["thumb"]["size"] == len(PNG)
+    toots.close()
+    sky.close()
