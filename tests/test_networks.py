@@ -7,6 +7,7 @@ Each account gets its own delivery, composed by its network's rules and carrying
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -15,6 +16,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from fastapi.testclient import TestClient
 
 from relay.adapters.bluesky import BlueskyCredentials, BlueskyPublisher, parts_from_extra
 from relay.adapters.dry_run import DryRunPublisher
@@ -42,6 +44,7 @@ from tests.feeds import rss_feed
 from tests.processes import wait_for
 from tests.test_webhook_route import relay_app
 from tests.test_wordpress_editor import SITE, editor_payload, signed
+from tests.tracking_app import TOKEN, build_app, make_runtime
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 X_KEYS = {
@@ -322,3 +325,35 @@ def test_the_posts_image_goes_to_mastodon_with_its_description_and_to_bluesky_as
     assert external["thumb"]["mimeType"] == "image/png" and external["thumb"]["size"] == len(PNG)
     toots.close()
     sky.close()
+
+
+def test_the_review_page_counts_each_waiting_post_by_its_network(sqlite_url: str) -> None:
+    runtime = make_runtime(sqlite_url, publishing={"review": True})
+    runtime.worker.clock = NOW
+    targets = {name: Target(name, network, composer_for(network))
+               for name, network in (("default", "x"), ("toots", "mastodon"), ("sky", "bluesky"))}
+    runtime.service = RelayService(runtime.store, DryRunPublisher(), targets=targets,
+                                   targets_for=lambda _feed: tuple(targets.values()))
+    post = Post(url="https://boulangerie-martin.fr/2026/11/galette/", title="La galette des rois, pas à pas")
+    runtime.service.ingest_post(post, source="webhook", options=ComposeOptions(), now=NOW)
+    toots = next(row for row in runtime.store.waiting_for_review() if row.network == "mastodon")
+    with TestClient(build_app(runtime), base_url="http://relay.test") as client:
+        assert client.post("/login?lang=fr", data={"token": TOKEN}, follow_redirects=False).status_code == 303
+        page = client.get("/?lang=fr").text
+        for network in ("X", "Mastodon", "Bluesky"):
+            assert f"À publier sur {network}" in page
+        assert "sur 500 caractères" in page and "sur 300 caractères" in page and "sur 280 caractères" in page
+        assert "comme sur Mastodon" in page and "affiche le lien en court" in page
+        csrf = re.search(r'name="csrf" value="([0-9a-f]{64})"', page)
+        assert csrf is not None
+        words = "Du beurre, des amandes et une fève. " * 10
+        text = f"{words.strip()} {toots.link}"
+        count = client.post("/review/count?lang=fr", data={"csrf": csrf.group(1), "text": text,
+                                                            "delivery": str(toots.delivery_id)}).json()
+        assert count["problem"] is None and count["limit"] == 500 and count["length"] == mastodon_length(text)
+        approved = client.post(f"/review/{toots.delivery_id}/approve?lang=fr", data={"csrf": csrf.group(1),
+                                                                                       "text": text},
+                               follow_redirects=False)
+        assert approved.status_code == 303 and "done=approved" in approved.headers["location"]
+    [queued] = runtime.store.list_deliveries(["queued"])
+    assert (queued.network, queued.text) == ("mastodon", text)

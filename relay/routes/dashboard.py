@@ -319,7 +319,8 @@ async def _dashboard_page(request: Request, lang: str, *, status: int = 200, not
     return _page("dashboard.html", lang, status, headers=DASHBOARD_HEADERS, view=view, fmt=formats,
                  words=dashboard_words(lang, [n.network for n in view.networks]),
                  csrf=csrf_token(request, _token(request)), notice=notice, refused=refused or {},
-                 max_length=MAX_WEIGHTED_LENGTH, max_chars=review.MAX_EDIT_CHARS)
+                 max_length=MAX_WEIGHTED_LENGTH, max_chars=review.MAX_EDIT_CHARS, network_names=NETWORK_NAMES,
+                 review_limits={item.delivery_id: runtime.service.measure_of(item).limit for item in view.waiting})
 
 
 @router.get("/login")
@@ -425,7 +426,8 @@ async def approve_tweet(request: Request, delivery_id: int = Path(ge=1, le=MAX_I
     runtime: Runtime = request.app.state.runtime
     lang = _lang(request)
     text = form.get("text")
-    checked = await asyncio.to_thread(review.approve, runtime.store, delivery_id, text, runtime.worker.now())
+    checked = await asyncio.to_thread(review.approve, runtime.store, delivery_id, text, runtime.worker.now(),
+                                      runtime.service.measure_of)
     if checked.problem == review.GONE:
         return RedirectResponse(f"/?lang={lang}&done=gone#review", status_code=303)
     if checked.problem is not None:
@@ -451,13 +453,14 @@ async def count_text(request: Request) -> Response:
     form = await _form(request)
     if (refusal := await _review_gate(request, form.get("csrf"))) is not None:
         return refusal
-    link = ""
+    link, measure = "", review.X_MEASURE
     delivery = form.get("delivery", "")
     if delivery.isascii() and delivery.isdigit() and 1 <= int(delivery) <= MAX_ID:
         runtime: Runtime = request.app.state.runtime
         waiting = await asyncio.to_thread(runtime.store.review_row, int(delivery))
-        link = waiting.link if waiting is not None else ""
-    checked = review.check_text(form.get("text", ""), link)
+        if waiting is not None:
+            link, measure = waiting.link, runtime.service.measure_of(waiting)
+    checked = review.check_text(form.get("text", ""), link, measure)
     lang = _lang(request)
     return JSONResponse(
         {"length": checked.length, "limit": checked.limit, "problem": checked.problem,
