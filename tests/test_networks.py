@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import signal
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -41,7 +42,7 @@ from relay.testing.x_emulator import EmulatorServer
 from relay.wiring import build_runtime
 from tests.feed_server import FeedServer
 from tests.feeds import rss_feed
-from tests.processes import wait_for
+from tests.processes import free_port, relay_env, start_relay, wait_for
 from tests.test_webhook_route import relay_app
 from tests.test_wordpress_editor import SITE, editor_payload, signed
 from tests.tracking_app import TOKEN, build_app, make_runtime
@@ -357,3 +358,36 @@ def test_the_review_page_counts_each_waiting_post_by_its_network(sqlite_url: str
         assert approved.status_code == 303 and "done=approved" in approved.headers["location"]
     [queued] = runtime.store.list_deliveries(["queued"])
     assert (queued.network, queued.text) == ("mastodon", text)
+
+
+@pytest.mark.slow
+def test_serve_says_which_accounts_post_for_real_and_never_logs_their_secrets(
+    tmp_path: Path, x: EmulatorServer, mastodon: MastodonEmulatorServer, bluesky: BlueskyEmulatorServer,
+    feed_server: FeedServer,
+) -> None:
+    feed_server.set("/feed/", body=rss_feed(range(1, 3)), headers={"Content-Type": "application/rss+xml"})
+    config = tmp_path / "relay.toml"
+    config.write_text(
+        "[polling]\npublish_interval_seconds = 0.2\n"
+        '[[accounts]]\nname = "toots"\nnetwork = "mastodon"\n'
+        f'instance_url = "{mastodon.base_url}"\naccess_token = "{mastodon.access_token}"\n\n'
+        '[[accounts]]\nname = "sky"\nnetwork = "bluesky"\nhandle = "boulangerie.bsky.social"\n\n'
+        f'[[feeds]]\nurl = "{feed_server.url("/feed/")}"\nbackfill = 1\naccounts = ["default", "toots", "sky"]\n',
+        encoding="utf-8")
+    log = tmp_path / "serve.log"
+    env = relay_env(RELAY_CONFIG=str(config), RELAY_SERVER_PORT=str(free_port()), RELAY_X_API_BASE_URL=x.base_url,
+                    RELAY_LOG_LEVEL="DEBUG", **X_KEYS)
+    process = start_relay(["serve"], env, log, tmp_path)
+    try:
+        wait_for(lambda: len(x.tweets()) == 1 and len(mastodon.statuses()) == 1
+                 and "dry-run: would post" in log.read_text(encoding="utf-8"), what="the post on X, Mastodon, "
+                 "and Bluesky's in dry-run")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=20)
+    output = log.read_text(encoding="utf-8")
+    assert "posting to Mastodon" in output
+    assert "dry-run for account sky (Bluesky)" in output
+    assert bluesky.state.post_count() == 0
+    for secret in (mastodon.access_token, *X_KEYS.values()):
+        assert secret not in output

@@ -28,6 +28,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     """
     import uvicorn
 
+    from relay.core.networks import NETWORK_NAMES
     from relay.routes.app import create_app
     from relay.store.engine import apply_migrations_apart
     from relay.wiring import build_runtime
@@ -47,6 +48,13 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
                     "Set the four [x] credentials to post for real.")
     else:
         log.info("posting to X", extra={"api_base_url": settings.x.api_base_url})
+    for account in settings.accounts:
+        network = NETWORK_NAMES[account.network]
+        if runtime.service.outboxes[account.name].publisher.dry_run:
+            log.warning(f"dry-run for account {account.name} ({network}): its credentials are not set, so relay "
+                        "will log its posts instead of posting them", extra={"account": account.name})
+        else:
+            log.info(f"posting to {network}", extra={"account": account.name})
     idle = settings.nothing_to_watch()
     if idle:
         log.warning(idle)
