@@ -221,3 +221,17 @@ def test_the_three_networks_read_well_on_a_phone(sqlite_url: str, lang: str) -> 
             assert serious == [], [(v["id"], [(n["target"], n["failureSummary"]) for n in v["nodes"]]) for v in serious]
         finally:
             browser.close()
+
+
+def test_spending_lists_x_accounts_only(sqlite_url: str) -> None:
+    """Mastodon and Bluesky bill nothing: their accounts get no budget card (which would read "X account: toots")."""
+    runtime = make_runtime(sqlite_url, accounts=[
+        {"name": "client-b", "network": "x"},
+        {"name": "toots", "network": "mastodon", "instance_url": "https://mastodon.example"},
+        {"name": "sky", "network": "bluesky", "handle": "bakery.example"},
+    ])
+    seed_post(runtime, 1)
+    with TestClient(build_app(runtime), follow_redirects=False) as client:
+        client.auth = ("", TOKEN)
+        html = client.get("/?lang=en").text
+    assert re.findall(r'<dl class="stats budget" data-account="([^"]+)"', html) == ["default", "client-b"]

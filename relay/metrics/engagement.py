@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Engine
 
+from relay.core.networks import NETWORK_NAMES
 from relay.errors import PublishError, RateLimited
 from relay.metrics.readers import Counters, CountersReader, MetricsSource, reader_for
 from relay.store.metrics_store import SentTweet, save_snapshots, tweets_to_watch
@@ -156,7 +157,7 @@ class EngagementRefresher:
     def _read(self, account: str, reader: CountersReader, chunk: list[DueRead],
               now: datetime) -> Mapping[str, Counters] | None:
         """One call for up to 100 posts (billed on X); None after an error (and the account's next try is set)."""
-        name = NETWORK_WORDS.get(reader.network, reader.network)
+        name = NETWORK_NAMES.get(reader.network, reader.network)
         try:
             self.reads += 1
             self.billed_reads += reader.billed
@@ -174,9 +175,6 @@ class EngagementRefresher:
             self.paused_until.pop(account, None)
             return counters
         return None
-
-
-NETWORK_WORDS = {"x": "X", "mastodon": "Mastodon", "bluesky": "Bluesky"}
 
 
 def metrics_readers(runtime: Runtime) -> dict[str, CountersReader]:

@@ -3,7 +3,8 @@ which wording won, and the totals per network.
 
 One builder (:func:`build_report`) feeds every output: ``relay report`` in text, JSON or
 CSV, the JSON API and the dashboard, so the numbers cannot disagree between them; the
-totals per network (:func:`network_totals`) are summed from its result, never queried apart.
+totals per network (:func:`network_totals`) are summed from its result. Only Prometheus counts
+apart, in SQL at scrape time over every post (``figures_by_network``), and a test checks that both agree.
 
 Definitions, stated once: *human clicks* are clicks on the tracked link that count (not
 a bot, not HEAD, not a repeat within 30 s); each delivery has its own tracked link, so

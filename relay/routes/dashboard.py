@@ -216,6 +216,8 @@ def dashboard_view(runtime: Runtime, now: datetime) -> DashboardView:
     spending = spending_by_account(engine, datetime(now.year, now.month, 1, tzinfo=UTC))
     limits = {"default": settings.publishing.monthly_budget_usd}
     for account in settings.accounts:
+        if account.network != "x":
+            continue  # Mastodon and Bluesky bill nothing: no budget to watch
         own = account.monthly_budget_usd
         limits[account.name] = settings.publishing.monthly_budget_usd if own is None else own
     by_url = {feed.url: feed.name for feed in settings.feeds if feed.name}
