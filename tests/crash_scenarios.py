@@ -10,7 +10,11 @@ run settle, then counts, by each post's own link as X lists it in its entities:
 * **lost**: a post relay accepted that never reached X;
 * **doubled**: a post X holds more than once, or a second attempt X refused as a duplicate.
 
-The X emulator lives in this process, so it survives every kill. The bounded runs are in
+With ``networks`` naming Mastodon and Bluesky too, each post goes out on the three accounts
+(:mod:`tests.crash_networks` serves those emulators, slow and lossy), and lost and doubled are
+counted on each network.
+
+The emulators live in this process, so they survive every kill. The bounded runs are in
 ``tests/test_crash_scenarios.py``; ``bench/crash_long.py`` runs each scenario 100 kills long
 and writes RELIABILITY.md.
 """
@@ -37,12 +41,17 @@ from relay.store.outbox import SENT
 from relay.store.store import Store
 from relay.testing.x_emulator import EmulatorServer
 from relay.webhooks.signatures import standard_signature
+from tests.crash_networks import OtherNetworks, other_networks
 from tests.feed_server import FeedServer
 from tests.processes import answers_or_died, free_port, relay_env, start_relay, wait_for
 
 SECRET = "whsec_" + "Y3Jhc2gtdGVzdHMtc2VjcmV0LWtleS0xMjM0NQ=="
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
                     "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
+
+
+AIM_WAIT = 6.0
+"""Seconds a kill aimed at a network waits, past its random moment, for that network to hold an answer."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +79,8 @@ class Scenario:
     door: str = "feed"
     """``feed`` or ``webhook`` (the plugin's delivery, retried with the same webhook-id until 2xx)."""
     max_kill_delay: float = 2.0
+    networks: tuple[str, ...] = ("x",)
+    """Where each post goes: X always, and ``mastodon`` and ``bluesky`` when named (slow by ``x_delay``)."""
 
 
 @dataclass
@@ -84,13 +95,25 @@ class Outcome:
     refused_as_duplicate: int = 0
     with_image: int = 0
     seconds: float = 0.0
+    seed: int = 0
+    per_network: dict[str, dict[str, int]] = field(default_factory=dict)
+    """For each network: how many of the posts it holds, lost, doubled."""
+    wrong_ids: list[str] = field(default_factory=list)
+    """Deliveries whose recorded id is not the one the network gave the post."""
+    aimed_hits: dict[str, int] = field(default_factory=dict)
+    """Per network, kills that landed while it held a post's answer (see ``AIM_WAIT``)."""
+    recoveries: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Per network, how the kills and lost answers were got over: attempts ``interrupted`` (a kill while
+    posting) and ``reconciled`` (found on the network), Mastodon's replayed Idempotency-Keys, Bluesky's
+    creates answered 500 (a lost answer, or the record key already taken) and getRecord look-ups."""
 
     def row(self) -> dict[str, object]:
         return {"scenario": self.scenario.name, "database": self.scenario.database, "workers": self.scenario.workers,
                 "kills": self.kills, "kills_while_posting": self.kills_while_posting, "posts": self.posts,
                 "lost": len(self.lost), "doubled": len(self.doubled) + self.refused_as_duplicate,
-                "with_image": self.with_image,
-                "seconds": round(self.seconds, 1)}
+                "with_image": self.with_image, "networks": self.per_network, "aimed_hits": self.aimed_hits,
+                "recoveries": self.recoveries,
+                "seed": self.seed, "seconds": round(self.seconds, 1)}
 
 
 def _title(n: int, scenario: Scenario) -> str:
@@ -116,8 +139,9 @@ def _feed(scenario: Scenario, host: str, images_base: str, count: int) -> bytes:
             f"<link>https://{host}/</link><description>d</description>{''.join(items)}</channel></rss>").encode()
 
 
-def _config(tmp_path: Path, scenario: Scenario, feeds: FeedServer, hosts: list[str]) -> Path:
-    blocks = "".join(f'[[feeds]]\nurl = "{feeds.url(f"/{host}/feed/")}"\nbackfill = 0\n' for host in hosts)
+def _config(tmp_path: Path, scenario: Scenario, feeds: FeedServer, hosts: list[str], others: OtherNetworks) -> Path:
+    targets = others.targets_line()
+    blocks = "".join(f'[[feeds]]\nurl = "{feeds.url(f"/{host}/feed/")}"\nbackfill = 0\n{targets}' for host in hosts)
     lease = scenario.x_timeout + 10 + 5
     config = tmp_path / "relay.toml"
     config.write_text(
@@ -126,7 +150,7 @@ def _config(tmp_path: Path, scenario: Scenario, feeds: FeedServer, hosts: list[s
         f"[publishing]\nmonthly_budget_usd = 0\nlease_seconds = {lease:g}\n"
         f"[x]\ntimeout_seconds = {scenario.x_timeout:g}\n"
         '[fetch]\nallow_hosts = ["127.0.0.1"]\n'
-        f'[wordpress]\nsecret = "{SECRET}"\n[log]\nformat = "text"\n' + blocks,
+        f'[wordpress]\nsecret = "{SECRET}"\n{targets}[log]\nformat = "text"\n' + others.accounts_toml() + blocks,
         encoding="utf-8",
     )
     return config
@@ -196,13 +220,15 @@ def run(scenario: Scenario, tmp_path: Path, *, database_url: str | None = None, 
     landing while posts flow; each kill SIGKILLs one process or all of them, and only the dead are
     started again (with several workers, the living take over what the dead held).
     """
+    print(f"\ncrash scenario {scenario.name!r}: seed {seed} (replay with CRASH_SEED={seed})")
     rng = random.Random(seed)
     started = time.monotonic()
-    outcome = Outcome(scenario, posts=scenario.posts)
+    outcome = Outcome(scenario, posts=scenario.posts, seed=seed)
     hosts = [f"blog{n}.fr" for n in range(2)] if scenario.door == "feed" else []
     url = database_url or f"sqlite:///{tmp_path / 'relay.db'}"
     rounds = max(1, scenario.kills * 4 // 5)
-    with _emulator(scenario) as emulator, FeedServer() as feeds:
+    with _emulator(scenario) as emulator, other_networks(scenario.networks, scenario.x_delay) as others, \
+            FeedServer() as feeds:
         images_base = feeds.url("").rstrip("/")
         for n in range(1, scenario.posts + 1):
             feeds.set(f"/img/{n}.png", body=PNG, content_type="image/png")
@@ -216,45 +242,57 @@ def run(scenario: Scenario, tmp_path: Path, *, database_url: str | None = None, 
                 plugin.release(visible)
 
         release(0)
-        env = relay_env(RELAY_CONFIG=str(_config(tmp_path, scenario, feeds, hosts)), RELAY_DATABASE_URL=url,
+        env = relay_env(RELAY_CONFIG=str(_config(tmp_path, scenario, feeds, hosts, others)), RELAY_DATABASE_URL=url,
                         RELAY_X_API_BASE_URL=emulator.base_url, RELAY_X_CONSUMER_KEY="ck",
                         RELAY_X_CONSUMER_SECRET="cs", RELAY_X_ACCESS_TOKEN="at", RELAY_X_ACCESS_TOKEN_SECRET="ats")
         processes: list[subprocess.Popen[bytes] | None] = [None] * scenario.workers
         port = 0
-        for kill in range(scenario.kills + 1):
-            if processes[0] is None:
-                port = free_port()
-            for slot, process in enumerate(processes):
-                if process is None:
-                    processes[slot] = _start(slot, env, port, tmp_path / f"relay-{slot}-{kill}.log", tmp_path)
-            serve = processes[0]
-            assert serve is not None
-            wait_for(functools.partial(answers_or_died, port, serve), timeout=60, what="relay to answer")
-            if serve.poll() is not None:
-                raise AssertionError("relay stopped at start: " + (tmp_path / f"relay-0-{kill}.log").read_text())
-            if kill == 0 and hosts:
-                _wait_for_baseline(url, len(hosts))
-            release(kill + 1)
-            if kill == scenario.kills:
-                _settle(emulator, plugin, port, url, scenario)
-                _stop([p for p in processes if p is not None], signal.SIGTERM)
-                break
-            deadline = time.monotonic() + rng.uniform(0.2, scenario.max_kill_delay)
-            while time.monotonic() < deadline:
-                if plugin is not None:
-                    plugin.send_pending(f"http://127.0.0.1:{port}")
-                time.sleep(0.05)
-            before = _own_tweets(emulator)
-            victims = list(range(scenario.workers)) if rng.random() < 0.5 else [rng.randrange(scenario.workers)]
-            _stop([p for slot, p in enumerate(processes) if slot in victims and p is not None], signal.SIGKILL)
-            for slot in victims:
-                processes[slot] = None
-            outcome.kills += 1
-            if 0 < before < scenario.posts:
-                outcome.kills_while_posting += 1
-            for i in range(scenario.noise_per_kill):
-                emulator.seed_tweet(f"Un message de l'équipe n°{kill}-{i}, sans rapport https://autre.example/{kill}/{i}")
+        try:
+            for kill in range(scenario.kills + 1):
+                if processes[0] is None:
+                    port = free_port()
+                for slot, process in enumerate(processes):
+                    if process is None:
+                        processes[slot] = _start(slot, env, port, tmp_path / f"relay-{slot}-{kill}.log", tmp_path)
+                serve = processes[0]
+                assert serve is not None
+                wait_for(functools.partial(answers_or_died, port, serve), timeout=60, what="relay to answer")
+                if serve.poll() is not None:
+                    raise AssertionError("relay stopped at start: " + (tmp_path / f"relay-0-{kill}.log").read_text())
+                if kill == 0 and hosts:
+                    _wait_for_baseline(url, len(hosts))
+                release(kill + 1)
+                if kill == scenario.kills:
+                    _settle(plugin, port, url, scenario)
+                    _stop([p for p in processes if p is not None], signal.SIGTERM)
+                    break
+                # With Mastodon and Bluesky, kills take turns: at a random moment, or (after it) as soon as one
+                # of them holds an answer, so every network sees relay die between its request and the answer.
+                aims = [None, *others.names]
+                aim = aims[kill % len(aims)]
+                deadline = time.monotonic() + rng.uniform(0.2, scenario.max_kill_delay)
+                while (now := time.monotonic()) < deadline or (
+                        aim is not None and not others.answering(aim) and now < deadline + AIM_WAIT):
+                    if plugin is not None:
+                        plugin.send_pending(f"http://127.0.0.1:{port}")
+                    time.sleep(0.05 if now < deadline else 0.01)
+                if aim is not None and others.answering(aim):
+                    outcome.aimed_hits[aim] = outcome.aimed_hits.get(aim, 0) + 1
+                before = _own_tweets(emulator) + others.posts_made()
+                victims = list(range(scenario.workers)) if rng.random() < 0.5 else [rng.randrange(scenario.workers)]
+                _stop([p for slot, p in enumerate(processes) if slot in victims and p is not None], signal.SIGKILL)
+                for slot in victims:
+                    processes[slot] = None
+                outcome.kills += 1
+                if 0 < before < scenario.posts * len(scenario.networks):
+                    outcome.kills_while_posting += 1
+                for i in range(scenario.noise_per_kill):
+                    emulator.seed_tweet(f"Un message de l'équipe n°{kill}-{i}, sans rapport "
+                                        f"https://autre.example/{kill}/{i}")
+        finally:  # a failed run leaves no relay behind
+            _stop([p for p in processes if p is not None], signal.SIGKILL)
         _count(emulator, hosts, outcome)
+        _count_others(others, hosts, outcome, url)
     outcome.seconds = time.monotonic() - started
     return outcome
 
@@ -295,18 +333,19 @@ def _own_tweets(emulator: EmulatorServer) -> int:
     return sum(1 for t in emulator.tweets() if "autre.example" not in t.text)
 
 
-def _settle(emulator: EmulatorServer, plugin: _Plugin | None, port: int, url: str, scenario: Scenario) -> None:
+def _settle(plugin: _Plugin | None, port: int, url: str, scenario: Scenario) -> None:
     store = Store(make_engine(url))
     try:
         def settled() -> bool:
             if plugin is not None and plugin.pending:
                 plugin.send_pending(f"http://127.0.0.1:{port}")
                 return False
-            return len(store.list_deliveries([SENT])) >= scenario.posts
+            return len(store.list_deliveries([SENT])) >= deliveries
         # X answers one post at a time: a slow X needs time for what is still queued.
+        deliveries = scenario.posts * len(scenario.networks)
         budget = 240 + scenario.posts * (scenario.x_delay + 0.2) * 1.5
         try:
-            wait_for(settled, timeout=budget, what=f"all {scenario.posts} deliveries sent")
+            wait_for(settled, timeout=budget, what=f"all {deliveries} deliveries sent")
         except AssertionError as exc:  # say which deliveries are stuck, and why, before giving up
             stuck = [d for d in store.list_deliveries() if d.status != SENT]
             details = "; ".join(f"#{d.id} {d.status} {[a['outcome'] for a in store.attempts_for(d.id)]} "
@@ -317,11 +356,15 @@ def _settle(emulator: EmulatorServer, plugin: _Plugin | None, port: int, url: st
         store.engine.dispose()
 
 
+def _wanted(hosts: list[str], posts: int) -> set[str]:
+    """Every post's own link (without relay's query string)."""
+    return ({_post_link(host, n) for i, host in enumerate(hosts) for n in range(1, _share(posts, i, hosts) + 1)}
+            if hosts else {_post_link("plombier-nantes.fr", n) for n in range(1, posts + 1)})
+
+
 def _count(emulator: EmulatorServer, hosts: list[str], outcome: Outcome) -> None:
     """Lost and doubled, by each post's own link as X keeps it (the t.co link's expanded URL)."""
-    wanted = ({_post_link(host, n) for i, host in enumerate(hosts)
-               for n in range(1, _share(outcome.posts, i, hosts) + 1)} if hosts
-              else {_post_link("plombier-nantes.fr", n) for n in range(1, outcome.posts + 1)})
+    wanted = _wanted(hosts, outcome.posts)
     seen: Counter[str] = Counter()
     for tweet in emulator.tweets():
         ours = False
@@ -336,3 +379,31 @@ def _count(emulator: EmulatorServer, hosts: list[str], outcome: Outcome) -> None
     outcome.doubled = sorted(link for link, count in seen.items() if count > 1)
     outcome.refused_as_duplicate = sum(
         1 for r in emulator.requests() if r["path"] == "/2/tweets" and r["status"] == 403)
+    outcome.per_network["x"] = {"held": outcome.on_x, "lost": len(outcome.lost), "doubled": len(outcome.doubled)}
+
+
+def _count_others(others: OtherNetworks, hosts: list[str], outcome: Outcome, url: str) -> None:
+    """Lost and doubled on Mastodon and Bluesky (named ``network: link`` in the outcome's lists), and
+    whether each sent delivery recorded the id the network gave its post."""
+    wanted = _wanted(hosts, outcome.posts)
+    for network, seen in others.links_seen().items():
+        ours = Counter({link: count for link, count in seen.items() if link in wanted})
+        lost = sorted(wanted - set(ours))
+        doubled = sorted(link for link, count in ours.items() if count > 1)
+        outcome.lost += [f"{network}: {link}" for link in lost]
+        outcome.doubled += [f"{network}: {link}" for link in doubled]
+        outcome.per_network[network] = {"held": sum(ours.values()), "lost": len(lost), "doubled": len(doubled)}
+    remote = others.remote_ids()
+    outcome.recoveries = {network: dict(counts) for network, counts in others.recoveries().items()}
+    store = Store(make_engine(url))
+    try:
+        for delivery in store.list_deliveries([SENT]):
+            network = delivery.network
+            if network in remote and remote[network].get(delivery.link.split("?")[0]) != delivery.tweet_id:
+                outcome.wrong_ids.append(f"{network} delivery #{delivery.id}: {delivery.tweet_id}")
+            outcomes = Counter(str(a["outcome"]) for a in store.attempts_for(delivery.id))
+            counts = outcome.recoveries.setdefault(network, {})
+            for name in ("interrupted", "reconciled"):
+                counts[name] = counts.get(name, 0) + outcomes[name]
+    finally:
+        store.engine.dispose()
