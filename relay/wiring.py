@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from relay.adapters.dry_run import DryRunPublisher
+from relay.adapters.http_deadline import budget
 from relay.adapters.http_fetch import FeedClient, FetchLimits, make_client
 from relay.adapters.indexnow import indexnow_hook
 from relay.adapters.safe_fetch import SafeFetcher
@@ -110,16 +111,16 @@ def build_publisher(settings: Settings, account: XSettings | AccountSettings | N
 def _other_network_publisher(settings: Settings, account: AccountSettings) -> Publisher:
     if not account.has_credentials:
         return DryRunPublisher()
-    timeout = httpx.Timeout(settings.x.timeout_seconds, connect=5.0)
+    timeout, deadline = budget(settings.x.timeout_seconds, X_DEADLINE_BEYOND_TIMEOUT)
     if account.network == "mastodon":
         from relay.adapters.mastodon import MastodonPublisher
 
         return MastodonPublisher(account.instance_url, account.access_token.get_secret_value(),
-                                 visibility=account.visibility, timeout=timeout)
+                                 visibility=account.visibility, timeout=timeout, transport=deadline)
     from relay.adapters.bluesky import BlueskyCredentials, BlueskyPublisher
 
     return BlueskyPublisher(BlueskyCredentials(account.handle, account.app_password.get_secret_value()),
-                            service_url=account.service_url, timeout=timeout)
+                            service_url=account.service_url, timeout=timeout, transport=deadline)
 
 
 def build_targets(settings: Settings) -> dict[str, Target]:
