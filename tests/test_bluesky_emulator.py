@@ -1,6 +1,8 @@
-"""The Bluesky PDS emulator against the documented XRPC answers, over real HTTP.
+"""The Bluesky PDS emulator against the reference PDS's answers, over real HTTP.
 
-The clock is injected: tokens expire when the test moves it, never with the date.
+The answers pinned here were read from ``@atproto/pds`` 0.4.217 itself (``tests/test_bluesky_real_pds.py``
+sends the same requests to both). The clock is injected: tokens expire, and a used refresh token's grace
+period ends, when the test moves it, never with the date.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
-from relay.testing.bluesky_emulator import EmulatorConfig
+from relay.testing.bluesky_emulator import EmulatorConfig, cid_for, sniff_mime
 from relay.testing.bluesky_emulator_server import BlueskyEmulatorServer
+from tests.images import PNG, png
 
 START = 1_800_000_000.0
 CONFIG = EmulatorConfig()
@@ -78,37 +81,125 @@ def test_a_wrong_app_password_is_401_authentication_required(http: httpx.Client)
     assert answer.json() == {"error": "AuthenticationRequired", "message": "Invalid identifier or password"}
 
 
-def test_tokens_missing_unknown_and_expired(http: httpx.Client, clock: FakeClock) -> None:
-    assert create(http, "").json()["error"] == "AuthenticationRequired"
+def test_tokens_missing_unknown_of_the_wrong_kind_and_expired(http: httpx.Client, clock: FakeClock) -> None:
+    missing = create(http, "")
+    assert (missing.status_code, missing.json()) == (401, {"error": "AuthMissing",
+                                                           "message": "Authentication Required"})
     unknown = create(http, "made-up")
-    assert (unknown.status_code, unknown.json()["error"]) == (401, "InvalidToken")
+    assert (unknown.status_code, unknown.json()) == (400, {"error": "InvalidToken",
+                                                           "message": "Token could not be verified"})
     session = login(http)
+    assert session["accessJwt"].count(".") == 2  # JWT-shaped, as the PDS's
+    wrong_kind = create(http, session["refreshJwt"])
+    assert (wrong_kind.status_code, wrong_kind.json()["message"]) == (400, "Invalid token type")
+    basic = http.post("com.atproto.repo.createRecord", headers={"Authorization": "Basic abc"}, json={})
+    assert (basic.status_code, basic.json()["message"]) == (400, "Unexpected authorization type")
+    # uploadBlob decodes the token first (to spot service tokens): what is no JWT at all is a bare 500
+    garbage = http.post("com.atproto.repo.uploadBlob", content=PNG,
+                        headers={**bearer("made-up"), "Content-Type": "image/png"})
+    assert garbage.status_code == 500 and garbage.json()["error"] == "InternalServerError"
     clock.now += CONFIG.access_lifetime_seconds
     expired = create(http, session["accessJwt"])
     assert expired.status_code == 400
     assert expired.json() == {"error": "ExpiredToken", "message": "Token has expired"}
 
 
-def test_refresh_gives_a_new_pair_and_revokes_the_old_refresh_token(http: httpx.Client, clock: FakeClock) -> None:
+def refresh(http: httpx.Client, token: str) -> httpx.Response:
+    return http.post("com.atproto.server.refreshSession", headers=bearer(token))
+
+
+def test_a_used_refresh_token_still_refreshes_for_two_hours_then_is_revoked(
+        http: httpx.Client, pds: BlueskyEmulatorServer, clock: FakeClock) -> None:
+    """The PDS's rotateRefreshToken: reuse within the grace gives a token with the same next id."""
     session = login(http)
     clock.now += CONFIG.access_lifetime_seconds + 1
-    fresh = http.post("com.atproto.server.refreshSession", headers=bearer(session["refreshJwt"]))
+    fresh = refresh(http, session["refreshJwt"])
     assert fresh.status_code == 200 and fresh.json()["did"] == CONFIG.did
     assert create(http, fresh.json()["accessJwt"]).status_code == 200
-    again = http.post("com.atproto.server.refreshSession", headers=bearer(session["refreshJwt"]))
-    assert again.status_code == 401 and again.json()["error"] == "InvalidToken"
+    clock.now += 3600
+    again = refresh(http, session["refreshJwt"])  # used an hour ago: still within the grace
+    assert again.status_code == 200
+    state = pds.state
+    assert state.refresh[again.json()["refreshJwt"]][0] == state.refresh[fresh.json()["refreshJwt"]][0]
+    assert refresh(http, fresh.json()["refreshJwt"]).status_code == 200  # the next one works on its own
+    clock.now += 3600  # two hours after its first use: revoked
+    revoked = refresh(http, session["refreshJwt"])
+    assert (revoked.status_code, revoked.json()) == (400, {"error": "ExpiredToken",
+                                                           "message": "Token has been revoked"})
+    assert refresh(http, login(http)["accessJwt"]).json()["message"] == "Invalid token type"
+    assert refresh(http, "").json()["error"] == "AuthMissing"
 
 
-def test_upload_blob_answers_a_blob_ref_and_refuses_over_a_million_bytes(http: httpx.Client) -> None:
+def test_a_refresh_tokens_grace_ends_with_its_own_expiry_if_sooner(http: httpx.Client, clock: FakeClock) -> None:
+    session = login(http)
+    clock.now += CONFIG.refresh_lifetime_seconds - 600
+    assert refresh(http, session["refreshJwt"]).status_code == 200
+    clock.now += 600
+    late = refresh(http, session["refreshJwt"])
+    assert (late.status_code, late.json()["message"]) == (400, "Token has expired")
+
+
+def upload(http: httpx.Client, token: str, data: bytes, mime: str = "image/png") -> httpx.Response:
+    return http.post("com.atproto.repo.uploadBlob", content=data, headers={**bearer(token), "Content-Type": mime})
+
+
+def test_upload_blob_takes_up_to_5_mib_and_a_post_refuses_an_image_over_a_million_bytes(
+        http: httpx.Client, pds: BlueskyEmulatorServer) -> None:
     token = login(http)["accessJwt"]
-    ok = http.post("com.atproto.repo.uploadBlob", content=b"\x89PNG" + b"0" * 999_996,
-                   headers={**bearer(token), "Content-Type": "image/png"})
+    ok = upload(http, token, PNG)
     blob = ok.json()["blob"]
-    assert blob["$type"] == "blob" and blob["mimeType"] == "image/png" and blob["size"] == 1_000_000
+    assert blob == {"$type": "blob", "ref": {"$link": cid_for(PNG, 0x55)}, "mimeType": "image/png", "size": len(PNG)}
     assert blob["ref"]["$link"].startswith("bafkrei")  # CIDv1, raw codec, sha2-256
-    too_big = http.post("com.atproto.repo.uploadBlob", content=b"0" * 1_000_001,
-                        headers={**bearer(token), "Content-Type": "image/png"})
-    assert too_big.status_code == 400 and too_big.json()["error"] == "BlobTooLarge"
+    big = upload(http, token, png() + bytes(1_000_001))
+    assert big.status_code == 200  # the PDS's upload limit is 5 MiB...
+    too_big = create(http, token, record={"embed": {"$type": "app.bsky.embed.external", "external": {
+        "uri": "https://a.fr", "title": "t", "description": "d", "thumb": big.json()["blob"]}}})
+    assert (too_big.status_code, too_big.json()) == (400, {  # ...the post's image limit a million bytes
+        "error": "InvalidRequest", "message": f"Invalid app.bsky.feed.post record: blob too big (maximum 1000000, "
+                                              f"got {len(png()) + 1_000_001}) at $.record.embed.external.thumb"})
+    over = upload(http, token, b"a" * (5 * 1024 * 1024 + 1), "image/jpeg")
+    assert (over.status_code, over.json()["error"]) == (413, "PayloadTooLarge")
+    assert pds.state.post_count() == 0
+
+
+def test_upload_blob_reads_the_type_in_the_bytes_and_a_broken_png_is_a_500(http: httpx.Client) -> None:
+    token = login(http)["accessJwt"]
+    broken = upload(http, token, b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
+    assert (broken.status_code, broken.json()) == (500, {"error": "InternalServerError",
+                                                         "message": "Internal Server Error"})
+    assert upload(http, token, PNG, "image/jpeg").json()["blob"]["mimeType"] == "image/png"  # the bytes win
+    assert upload(http, token, b"not an image", "image/png").json()["blob"]["mimeType"] == "image/png"  # kept
+    no_type = http.post("com.atproto.repo.uploadBlob", content=PNG, headers=bearer(token))
+    assert no_type.status_code == 400 and "Content-Type" in no_type.json()["message"]
+
+
+@pytest.mark.parametrize(("data", "mime"), [
+    (PNG, "image/png"), (b"\x89PNG\r\n\x1a\n\x00\x00\x00\x00acTL", "image/apng"), (b"\xff\xd8\xff\xe0", "image/jpeg"),
+    (b"GIF89a\x01\x00", "image/gif"), (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "image/webp"), (b"hello", None),
+    (b"\x89PNG\r\n\x1a\n\xff\xff\xff\xffIHDR", None),
+])
+def test_sniffed_types(data: bytes, mime: str | None) -> None:
+    assert sniff_mime(data) == mime
+
+
+def test_a_blob_named_must_be_uploaded_and_named_as_it_was_until_a_post_names_it(http: httpx.Client) -> None:
+    token = login(http)["accessJwt"]
+
+    def thumb(blob: dict[str, Any]) -> dict[str, Any]:
+        return {"record": {"embed": {"$type": "app.bsky.embed.external", "external": {
+            "uri": "https://a.fr", "title": "t", "description": "d", "thumb": blob}}}}
+
+    unknown = {"$type": "blob", "ref": {"$link": cid_for(b"never uploaded", 0x55)}, "mimeType": "image/png", "size": 3}
+    missing = create(http, token, **thumb(unknown))
+    assert (missing.status_code, missing.json()) == (400, {
+        "error": "BlobNotFound", "message": f"Could not find blob: {unknown['ref']['$link']}"})
+    blob = upload(http, token, PNG).json()["blob"]
+    wrong_size = create(http, token, **thumb({**blob, "size": len(PNG) + 1}))
+    assert (wrong_size.status_code, wrong_size.json()["error"]) == (400, "InvalidSize")
+    wrong_type = create(http, token, **thumb({**blob, "mimeType": "image/jpeg"}))
+    assert (wrong_type.status_code, wrong_type.json()["error"]) == (400, "InvalidMimeType")
+    assert create(http, token, **thumb(blob)).status_code == 200
+    assert create(http, token, **thumb({**blob, "size": len(PNG) + 1})).status_code == 200  # as on the PDS
 
 
 def test_create_record_with_a_chosen_key_and_the_same_key_again(http: httpx.Client,
@@ -131,29 +222,59 @@ def test_create_record_with_a_chosen_key_and_the_same_key_again(http: httpx.Clie
     assert missing.status_code == 400 and missing.json()["error"] == "RecordNotFound"
 
 
-@pytest.mark.parametrize(("text", "extra", "said"), [
-    ("é" * 301, {}, "must not be longer than 300 graphemes"),
-    ("👨‍👩‍👧‍👦" * 121, {}, "must not be longer than 3000 characters"),
-    ("Bonjour", {"record": {"createdAt": "hier"}}, "createdAt"),
-    ("Bonjour", {"record": {"facets": [{"index": {"byteStart": 3, "byteEnd": 9},
-                                        "features": [{"$type": "app.bsky.richtext.facet#link",
-                                                      "uri": "https://a.fr"}]}]}}, "inside the text's 7 bytes"),
+LINK = "app.bsky.richtext.facet#link"
+INVALID = "Invalid app.bsky.feed.post record: "
+
+
+@pytest.mark.parametrize(("text", "extra", "said"), [  # each message as the reference PDS gives it
+    ("é" * 301, {}, INVALID + "grapheme too big (maximum 300, got 301) at $.record.text"),
+    ("👨‍👩‍👧‍👦" * 121, {}, INVALID + "string too big (maximum 3000, got 3025) at $.record.text"),
+    ("Bonjour", {"record": {"createdAt": "hier"}}, INVALID + 'Invalid datetime (got "hier") at $.record.createdAt'),
+    ("Bonjour", {"record": {"facets": [{"index": {"byteStart": -1, "byteEnd": 3}, "features": []}]}},
+     INVALID + "integer too small (minimum 0, got -1) at $.record.facets[0].index.byteStart"),
     ("Bonjour", {"record": {"facets": [{"index": {"byteStart": 0, "byteEnd": 3},
-                                        "features": [{"$type": "app.bsky.richtext.facet#bold"}]}]}}, "features"),
+                                        "features": [{"$type": LINK, "uri": "a.fr"}]}]}},
+     INVALID + 'Invalid uri (got "a.fr") at $.record.facets[0].features[0].uri'),
+    ("Bonjour", {"record": {"facets": [{"index": {"byteStart": 0, "byteEnd": 3},
+                                        "features": [{"$type": "app.bsky.richtext.facet#tag", "tag": "a" * 65}]}]}},
+     INVALID + "grapheme too big (maximum 64, got 65) at $.record.facets[0].features[0].tag"),
     ("Bonjour", {"record": {"embed": {"$type": "app.bsky.embed.external",
-                                      "external": {"uri": "https://a.fr", "title": "t"}}}}, "description"),
+                                      "external": {"uri": "https://a.fr", "title": "t"}}}},
+     INVALID + 'Missing required key "description" at $.record.embed.external'),
+    ("Bonjour", {"record": {"embed": {"$type": "app.bsky.embed.images", "images": [{"image": {"foo": 1}}] * 5}}},
+     INVALID + "array too big (maximum 4, got 5) at $.record.embed.images"),
+    ("Bonjour", {"record": {"langs": ["fr", "en", "de", "it"]}},
+     INVALID + "array too big (maximum 3, got 4) at $.record.langs"),
     ("Bonjour", {"record": {"embed": {"$type": "app.bsky.embed.external", "external": {
         "uri": "https://a.fr", "title": "t", "description": "d",
         "thumb": {"$type": "blob", "ref": {"$link": "bafkreinope"}, "mimeType": "image/png", "size": 3}}}}},
-     "Could not find blob"),
-    ("Bonjour", {"rkey": "no/slash"}, "Invalid record key"),
+     INVALID + 'Expected blob value type (got {"$type": ..., "ref": ..., ...}) at $.record.embed.external.thumb'),
+    ("Bonjour", {"rkey": "no/slash"}, 'Invalid record key (got "no/slash") at $.rkey'),
 ])
 def test_invalid_records_are_400_invalid_request(http: httpx.Client, pds: BlueskyEmulatorServer, text: str,
                                                  extra: dict[str, Any], said: str) -> None:
     answer = create(http, login(http)["accessJwt"], text, **extra)
     assert answer.status_code == 400, answer.text
-    assert answer.json()["error"] == "InvalidRequest" and said in answer.json()["message"]
+    assert answer.json() == {"error": "InvalidRequest", "message": said}
     assert pds.state.post_count() == 0
+
+
+def test_what_the_pds_stores_though_the_app_ignores_it(http: httpx.Client, pds: BlueskyEmulatorServer) -> None:
+    """Facets outside the text or reversed, no features, unknown features, an empty tag, no images."""
+    token = login(http)["accessJwt"]
+    pds.state.config.record_rate_limit = 100
+    for facets, embed in (
+            ([{"index": {"byteStart": 3, "byteEnd": 90}, "features": [{"$type": LINK, "uri": "https://a.fr"}]}], None),
+            ([{"index": {"byteStart": 5, "byteEnd": 2}, "features": []}], None),
+            ([{"index": {"byteStart": 0, "byteEnd": 3}, "features": [{"$type": "app.bsky.richtext.facet#bold"}]}],
+             None),
+            ([{"index": {"byteStart": 0, "byteEnd": 3}, "features": [{"$type": "app.bsky.richtext.facet#tag",
+                                                                      "tag": ""}]}], None),
+            ([], {"$type": "app.bsky.embed.images", "images": []}),
+            ([], {"$type": "com.example.embed", "x": 1})):
+        record: dict[str, Any] = {"facets": facets, **({"embed": embed} if embed else {})}
+        assert create(http, token, record=record).status_code == 200, (facets, embed)
+    assert pds.state.post_count() == 6
 
 
 def test_records_at_the_limits_are_accepted(http: httpx.Client) -> None:
@@ -183,7 +304,7 @@ def test_author_feed_pages_newest_first_and_posts_carry_counts(http: httpx.Clien
     assert [item["post"]["record"]["text"] for item in last["feed"]] == ["post 0"] and "cursor" not in last
     assert http.get("app.bsky.feed.getAuthorFeed", params={"actor": CONFIG.did, "limit": 101},
                     headers=bearer(token)).status_code == 400
-    assert http.get("app.bsky.feed.getAuthorFeed", params={"actor": CONFIG.did}).status_code == 401
+    assert http.get("app.bsky.feed.getAuthorFeed", params={"actor": CONFIG.did}).json()["error"] == "AuthMissing"
     uri = first["feed"][0]["post"]["uri"]
     pds.state.set_counts(uri, likes=4, reposts=3, replies=2, quotes=1)
     posts = http.get("app.bsky.feed.getPosts", params={"uris": [uri, "at://nobody/app.bsky.feed.post/x"]},

@@ -4,6 +4,7 @@ sessions refreshed once, blobs and link cards, errors mapped to relay's tree, th
 from __future__ import annotations
 
 import ast
+import json
 import logging
 import subprocess
 import sys
@@ -21,12 +22,12 @@ from relay.core.models import Post
 from relay.errors import AccountBlocked, PostRefused, RateLimited, TransientPublishError
 from relay.testing.bluesky_emulator import EmulatorConfig
 from relay.testing.bluesky_emulator_server import BlueskyEmulatorServer
+from tests.images import PNG
 
 ROOT = Path(__file__).resolve().parents[1]
 START = 1_800_000_000.0
 CONFIG = EmulatorConfig()
 CREATED = datetime(2026, 1, 15, 9, 30, tzinfo=UTC)
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 2000
 
 
 class FakeClock:
@@ -161,11 +162,62 @@ def test_the_real_window_limit_is_rate_limited_too(pds: BlueskyEmulatorServer) -
 
 def test_an_invalid_post_is_refused_and_a_huge_image_too(bluesky: BlueskyPublisher,
                                                          pds: BlueskyEmulatorServer) -> None:
-    with pytest.raises(PostRefused, match="300 graphemes"):
+    with pytest.raises(PostRefused, match=r"grapheme too big \(maximum 300, got 301\) at \$\.record\.text"):
         bluesky.publish("é" * 301, record_key=record_key_for_delivery(11, CREATED), created_at=CREATED)
-    with pytest.raises(PostRefused, match="BlobTooLarge"):
-        bluesky.upload_image(b"0" * 1_000_001, "image/jpeg")
+    # The PDS would take it (uploads go to 5 MiB) and refuse the post that names it: refused before.
+    with pytest.raises(PostRefused, match="at most 1,000,000 bytes"):
+        bluesky.upload_image(b"\xff\xd8\xff" + bytes(1_000_000), "image/jpeg")
+    with pytest.raises(PostRefused, match="not an image"):
+        bluesky.upload_image(b"%PDF-1.7", "application/pdf")
+    assert pds.state.count("com.atproto.repo.uploadBlob") == 0 and pds.state.post_count() == 0
+
+
+def test_a_post_naming_an_image_over_a_million_bytes_is_refused_by_the_pds(bluesky: BlueskyPublisher,
+                                                                          pds: BlueskyEmulatorServer) -> None:
+    """What upload_image's own limit avoids: the upload passes, the post is refused, without retry."""
+    token = pds.state.new_session()["accessJwt"]
+    big = httpx.post(f"{pds.base_url}/xrpc/com.atproto.repo.uploadBlob", content=PNG + bytes(1_000_000),
+                     headers={"Content-Type": "image/png", "Authorization": f"Bearer {token}"})
+    assert big.status_code == 200
+    media = json.dumps({"blob": big.json()["blob"], "alt": ""})
+    with pytest.raises(PostRefused, match=r"400 InvalidRequest: .*blob too big"):
+        bluesky.publish("Bonjour", [media], record_key=record_key_for_delivery(13, CREATED), created_at=CREATED)
     assert pds.state.post_count() == 0
+
+
+def test_an_image_the_pds_cannot_read_is_a_retryable_500(bluesky: BlueskyPublisher) -> None:
+    with pytest.raises(TransientPublishError, match="500 InternalServerError"):
+        bluesky.upload_image(b"\x89PNG\r\n\x1a\n" + bytes(64), "image/png")
+
+
+def test_a_token_the_pds_does_not_recognise_means_a_new_login_and_the_call_made(
+        bluesky: BlueskyPublisher, pds: BlueskyEmulatorServer) -> None:
+    bluesky.publish("un", created_at=CREATED)
+    pds.state.access.clear()  # the PDS no longer knows relay's token (400 InvalidToken "Token could not be verified")
+    bluesky.publish("deux", created_at=CREATED)
+    assert pds.state.count("com.atproto.server.createSession") == 2 and pds.state.post_count() == 2
+    assert ("POST", "com.atproto.repo.createRecord", 400) in pds.state.calls
+
+
+def test_a_token_not_recognised_and_a_login_refused_block_the_account(pds: BlueskyEmulatorServer) -> None:
+    publisher = publisher_for(pds)
+    publisher.publish("un", created_at=CREATED)
+    pds.state.access.clear()
+    pds.state.config.app_password = "revoked-revoked-revoked"
+    with pytest.raises(AccountBlocked, match="401 AuthenticationRequired: Invalid identifier or password"):
+        publisher.publish("deux", created_at=CREATED)
+    assert pds.state.post_count() == 1
+    publisher.close()
+
+
+def test_a_refresh_token_past_its_grace_means_a_new_login(bluesky: BlueskyPublisher, pds: BlueskyEmulatorServer,
+                                                          clock: FakeClock) -> None:
+    bluesky.publish("un", created_at=CREATED)
+    pds.state.grants.clear()  # revoked (or past the PDS's two-hour grace): 400 ExpiredToken "Token has been revoked"
+    clock.now += CONFIG.access_lifetime_seconds + 1
+    bluesky.publish("deux", created_at=CREATED)
+    assert ("POST", "com.atproto.server.refreshSession", 400) in pds.state.calls
+    assert pds.state.count("com.atproto.server.createSession") == 2 and pds.state.post_count() == 2
 
 
 def _scripted(answer: Callable[[httpx.Request], httpx.Response]) -> BlueskyPublisher:

@@ -10,14 +10,16 @@ Skips, saying why, without Node, without ``tests/pds/node_modules`` (install:
 ``npm_config_nodedir=/usr npm ci --prefix tests/pds``), without PostgreSQL
 (``RELAY_TEST_DATABASE_URL``) or without Redis.
 
-Where the real PDS answers otherwise than the emulator (relay reads both the same way; the
-emulator is left as its own tests pin it): no token is 401 ``AuthMissing`` (emulator:
-``AuthenticationRequired``); an unknown token 400 ``InvalidToken`` (emulator: 401); a refresh
-token already used still refreshes within the PDS's grace period (emulator: 401); a blob over
-1,000,000 bytes is accepted by ``uploadBlob`` (its limit is the PDS's upload limit) and refused
-when a post names it, 400 ``InvalidRequest`` "blob too big" (emulator: 400 ``BlobTooLarge`` at
-upload); an unknown blob is 400 ``BlobNotFound`` (emulator: ``InvalidRequest``); bytes that
-start like a PNG but are not one are a 500 at upload (the emulator stores them).
+Where the emulator answered otherwise than the real PDS, the emulator was changed; each case is
+now sent to both by :func:`test_the_emulator_answers_as_the_real_pds`, which compares status, error
+name and (where it is the same request) the whole answer: no token is 401 ``AuthMissing``; an
+unknown token 400 ``InvalidToken`` (a 500 on ``uploadBlob`` when it is no JWT at all); a refresh
+token already used still refreshes within the PDS's two-hour grace period, then is 400
+``ExpiredToken`` "Token has been revoked"; ``uploadBlob`` takes a blob over 1,000,000 bytes and a
+post naming it is 400 ``InvalidRequest`` "blob too big (maximum 1000000, got N)"; an unknown blob
+is 400 ``BlobNotFound``; bytes that start like a PNG but are not one are a 500 at upload (the PDS
+sniffs the type in the bytes, it does not decode the image: other bytes are kept); a facet
+outside the text is stored; validation messages are the PDS's.
 """
 
 from __future__ import annotations
@@ -26,9 +28,7 @@ import base64
 import hashlib
 import hmac
 import json
-import struct
 import time
-import zlib
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
@@ -41,7 +41,9 @@ from relay.core.bluesky_text import compose_bluesky_post, short_link
 from relay.core.bluesky_tid import is_tid, record_key_for_delivery
 from relay.core.models import Post
 from relay.errors import AccountBlocked, PostRefused, TransientPublishError
+from relay.testing.bluesky_emulator import cid_for
 from relay.testing.bluesky_emulator_server import BlueskyEmulatorServer
+from tests.images import png
 from tests.real_pds import Account, RealPds, skip_reason
 
 pytestmark = pytest.mark.slow
@@ -50,17 +52,6 @@ POST = "app.bsky.feed.post"
 DEV_ENV_JWT_SECRET = b"jwt-secret"
 """The secret ``@atproto/dev-env`` gives its PDS (``JWT_SECRET`` in its const.js): with it a test can
 write an access token that expired, instead of waiting two hours for one."""
-
-
-def png(width: int = 4, height: int = 3) -> bytes:
-    """A real PNG (the PDS reads the image's size; a PNG signature followed by zeros is a 500)."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    rows = b"".join(b"\x00" + bytes([0, 133, 255]) * width for _ in range(height))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 
 
 @pytest.fixture(scope="module")
@@ -252,3 +243,146 @@ def test_the_real_error_answers_map_to_relays_errors(real_pds: RealPds, account:
     for answer, status, name, relay_error in cases:
         assert (answer.status_code, answer.json()["error"]) == (status, name), answer.text
         assert isinstance(error_for_response(answer, "test"), relay_error), answer.text
+
+
+# -- the emulator, side by side with the real PDS ----------------------------------------------------
+
+BROKEN_PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+"""A PNG signature followed by zeros: what several tests uploaded before; the PDS answers it with a 500."""
+LINK = "app.bsky.richtext.facet#link"
+SAME = "same"
+"""The whole answer is the same on both (what differs is only a status and error name otherwise)."""
+
+
+def _requests(http: httpx.Client, did: str, password_login: dict[str, str]) -> dict[str, tuple[httpx.Response, str]]:
+    """The same requests, to one PDS; each answer with what must match (:data:`SAME`, or status and error)."""
+    session = http.post("com.atproto.server.createSession", json=password_login).json()
+    auth = {"Authorization": f"Bearer {session['accessJwt']}"}
+
+    def upload(data: bytes, mime: str | None = "image/png", headers: dict[str, str] = auth) -> httpx.Response:
+        return http.post("com.atproto.repo.uploadBlob", content=data,
+                         headers={**headers, **({"Content-Type": mime} if mime else {})})
+
+    def create(headers: dict[str, str] = auth, **record: Any) -> httpx.Response:
+        return http.post("com.atproto.repo.createRecord", headers=headers, json={
+            "repo": did, "collection": POST,
+            "record": {"$type": POST, "text": "Bonjour le monde", "createdAt": "2026-01-15T09:30:00.000Z", **record}})
+
+    def thumb(blob: Any) -> dict[str, Any]:
+        return {"$type": "app.bsky.embed.external",
+                "external": {"uri": "https://blog.example.fr/a", "title": "T", "description": "D", "thumb": blob}}
+
+    def facet(start: int, end: int, *features: dict[str, Any]) -> list[dict[str, Any]]:
+        return [{"index": {"byteStart": start, "byteEnd": end}, "features": list(features)}]
+
+    big = upload(png(5, 4) + bytes(1_000_001))
+    fresh = upload(png(6, 4)).json()["blob"]
+    unknown = {"$type": "blob", "ref": {"$link": cid_for(b"never uploaded", 0x55)}, "mimeType": "image/png", "size": 9}
+    answers: dict[str, tuple[httpx.Response, str]] = {
+        # tokens
+        "no token": (create(headers={}), SAME),
+        "unknown token": (create(headers={"Authorization": "Bearer not-a-token"}), SAME),
+        "no JWT on uploadBlob": (upload(png(), headers={"Authorization": "Bearer not-a-token"}), SAME),
+        "refresh token as access": (create(headers={"Authorization": f"Bearer {session['refreshJwt']}"}), SAME),
+        "Basic": (create(headers={"Authorization": "Basic abc"}), SAME),
+        "bare Bearer": (create(headers={"Authorization": "Bearer"}), SAME),
+        # uploads
+        "a real PNG": (upload(png()), SAME),
+        "PNG signature and zeros": (upload(BROKEN_PNG), SAME),
+        "PNG signature only": (upload(b"\x89PNG\r\n\x1a\n"), SAME),
+        "text said to be a PNG": (upload(b"not an image at all", "image/png"), SAME),
+        "PNG said to be a JPEG": (upload(png(3, 3), "image/jpeg"), SAME),
+        "no Content-Type": (upload(png(), None), SAME),
+        "over a million bytes": (big, SAME),
+        # records naming blobs
+        "post naming it": (create(embed=thumb(big.json()["blob"])), SAME),
+        "unknown blob": (create(embed=thumb(unknown)), SAME),
+        "blob named with another size": (create(embed=thumb({**fresh, "size": fresh["size"] + 1})), SAME),
+        "not a blob": (create(embed=thumb({"foo": 1})), SAME),
+        "text blob as thumbnail": (create(embed=thumb(upload(b"plain", "text/plain").json()["blob"])), SAME),
+        # validation
+        "301 graphemes": (create(text="é" * 301), SAME),
+        "3,001 bytes": (create(text="👨‍👩‍👧‍👦" * 121), SAME),
+        "no text": (create(text=None), "status"),
+        "bad datetime": (create(createdAt="hier"), SAME),
+        "negative index": (create(facets=facet(-1, 3)), SAME),
+        "bad link": (create(facets=facet(0, 3, {"$type": LINK, "uri": "a.fr"})), SAME),
+        "long tag": (create(facets=facet(0, 3, {"$type": "app.bsky.richtext.facet#tag", "tag": "a" * 65})), SAME),
+        "feature without $type": (create(facets=facet(0, 3, {"uri": "https://a.fr"})), SAME),
+        "no description": (create(embed={"$type": "app.bsky.embed.external",
+                                         "external": {"uri": "https://a.fr", "title": "t"}}), SAME),
+        "five images": (create(embed={"$type": "app.bsky.embed.images",
+                                      "images": [{"image": fresh, "alt": ""}] * 5}), SAME),
+        "four languages": (create(langs=["fr", "en", "de", "it"]), SAME),
+        "bad language": (create(langs=["not a lang"]), SAME),
+        # stored by the PDS (the app ignores what it cannot show)
+        "facet outside the text": (create(facets=facet(10, 400, {"$type": LINK, "uri": "https://a.fr"})), "status"),
+        "facet reversed": (create(facets=facet(5, 2)), "status"),
+        "unknown feature": (create(facets=facet(0, 3, {"$type": "app.bsky.richtext.facet#bold"})), "status"),
+        "no images": (create(embed={"$type": "app.bsky.embed.images", "images": []}), "status"),
+        "unknown embed": (create(embed={"$type": "com.example.embed", "x": 1}), "status"),
+    }
+    first = http.post("com.atproto.server.refreshSession", headers={"Authorization": f"Bearer {session['refreshJwt']}"})
+    again = http.post("com.atproto.server.refreshSession", headers={"Authorization": f"Bearer {session['refreshJwt']}"})
+    answers["refresh"], answers["refresh token used again"] = (first, "status"), (again, "status")
+    answers["the next refresh token"] = (http.post("com.atproto.server.refreshSession", headers={
+        "Authorization": f"Bearer {first.json()['refreshJwt']}"}), "status")
+    answers["access token to refresh"] = (http.post("com.atproto.server.refreshSession", headers=auth), SAME)
+    return answers
+
+
+def test_the_emulator_answers_as_the_real_pds(real_pds: RealPds, account: Account, app_password: str) -> None:
+    with BlueskyEmulatorServer() as emulator:
+        sides = {}
+        for side, base, did, login in (
+                ("real", real_pds.url, account.did, {"identifier": account.handle, "password": app_password}),
+                ("emulator", emulator.base_url, emulator.state.config.did,
+                 {"identifier": emulator.state.config.handle, "password": emulator.state.config.app_password})):
+            with httpx.Client(base_url=f"{base}/xrpc/", timeout=30) as http:
+                sides[side] = _requests(http, did, login)
+    differences = []
+    for case, (real, what) in sides["real"].items():
+        emulated = sides["emulator"][case][0]
+        if what == SAME and real.status_code != 200:
+            said = (real.status_code, real.json()), (emulated.status_code, emulated.json())
+        elif what == SAME:
+            said = (real.status_code, real.json().get("blob")), (emulated.status_code, emulated.json().get("blob"))
+        else:
+            said = ((real.status_code, real.json().get("error")),
+                    (emulated.status_code, emulated.json().get("error")))
+        if said[0] != said[1]:
+            differences.append(f"{case}: real {said[0]}, emulator {said[1]}")
+    assert not differences, "\n".join(differences)
+    # what the emulator now answers, as the real PDS does (pinned, so a change on either side shows)
+    real = {case: (answer.status_code, answer.json().get("error")) for case, (answer, _) in sides["real"].items()}
+    assert real["no token"] == (401, "AuthMissing") and real["unknown token"] == (400, "InvalidToken")
+    assert real["refresh token used again"] == (200, None)
+    assert real["over a million bytes"] == (200, None) and real["post naming it"] == (400, "InvalidRequest")
+    assert "blob too big (maximum 1000000, got " in sides["real"]["post naming it"][0].json()["message"]
+    assert real["unknown blob"] == (400, "BlobNotFound")
+    assert real["PNG signature and zeros"] == (500, "InternalServerError")
+    assert real["facet outside the text"] == (200, None)
+    assert sides["real"]["301 graphemes"][0].json()["message"] == (
+        "Invalid app.bsky.feed.post record: grapheme too big (maximum 300, got 301) at $.record.text")
+
+
+def test_a_used_refresh_token_is_revoked_once_its_grace_has_passed(real_pds: RealPds, account: Account,
+                                                                   app_password: str) -> None:
+    """The end of the grace, on the real PDS: its expiry moved back in its database (two hours cannot be waited)."""
+    import sqlite3
+
+    login = real_pds.xrpc("POST", "com.atproto.server.createSession",
+                          json={"identifier": account.handle, "password": app_password}).json()
+    token = login["refreshJwt"]
+    assert real_pds.xrpc("POST", "com.atproto.server.refreshSession", token=token).status_code == 200
+    token_id = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))["jti"]
+    assert real_pds._tmp is not None
+    moved = 0
+    for path in real_pds._tmp.glob("*/account.sqlite"):
+        with sqlite3.connect(path) as db:
+            moved += db.execute("UPDATE refresh_token SET expiresAt = '2020-01-01T00:00:00.000Z' WHERE id = ?",
+                                (token_id,)).rowcount
+    assert moved == 1
+    revoked = real_pds.xrpc("POST", "com.atproto.server.refreshSession", token=token)
+    assert (revoked.status_code, revoked.json()) == (400, {"error": "ExpiredToken",
+                                                           "message": "Token has been revoked"})

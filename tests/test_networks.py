@@ -42,6 +42,7 @@ from relay.testing.x_emulator import EmulatorServer
 from relay.wiring import build_runtime
 from tests.feed_server import FeedServer
 from tests.feeds import rss_feed
+from tests.images import png
 from tests.processes import free_port, relay_env, start_relay, wait_for
 from tests.test_webhook_route import relay_app
 from tests.test_wordpress_editor import SITE, editor_payload, signed
@@ -294,7 +295,7 @@ def test_an_entry_one_network_cannot_carry_fails_there_only(sqlite_url: str) -> 
                                                                                    "queued")
 
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PNG = png()  # a real one: the PDS reads the PNG at upload (a signature and zeros is a 500)
 
 
 def test_the_posts_image_goes_to_mastodon_with_its_description_and_to_bluesky_as_the_cards_thumbnail(

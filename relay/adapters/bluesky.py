@@ -19,8 +19,17 @@ create that did not plainly succeed or plainly fail validation, the record is lo
 ``com.atproto.repo.getRecord``: if it is there, the post was made, and that is the answer.
 
 **Sessions.** ``createSession`` once, then the access token until the PDS says ``ExpiredToken``:
-then ``refreshSession`` once (a new session if the refresh token is dead too) and the call again,
-once. The app password is sent to ``createSession`` only and appears in no message, log or repr.
+then ``refreshSession`` once (a new session if the refresh token is dead too: ``ExpiredToken``
+"Token has been revoked" past its grace period, or ``InvalidToken``) and the call again, once. A
+token the PDS no longer recognises at all (400 ``InvalidToken``: its signing key changed, the
+account moved) means a new session with the app password and the call again, once; only a refused
+login blocks the account. The app password is sent to ``createSession`` only and appears in no
+message, log or repr.
+
+**Images.** The PDS takes uploads up to 5 MiB but refuses, at ``createRecord``, a post whose image
+or card thumbnail is over 1,000,000 bytes ("blob too big"): that would lose the post, not just its
+image. So :meth:`BlueskyPublisher.upload_image` refuses such an image (and anything but an image)
+before uploading it, and the outbox posts without it.
 """
 
 from __future__ import annotations
@@ -46,6 +55,8 @@ POST_COLLECTION = "app.bsky.feed.post"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 PAGE_SIZE = 100
 """The most ``app.bsky.feed.getAuthorFeed`` gives in one page."""
+MAX_IMAGE_BYTES = 1_000_000
+"""The lexicon's ``maxSize`` for a post's images and a link card's thumbnail."""
 METRICS_BATCH = 25
 """The most ``app.bsky.feed.getPosts`` takes in one call."""
 MAX_FEED_PAGES = 40
@@ -268,8 +279,14 @@ class BlueskyPublisher:
         if self._access is None:
             self._login()
         response = self._send(method, nsid, action, token=self._access, **kwargs)
-        if response.status_code == 400 and _error_name(response)[0] == "ExpiredToken":
+        said = _error_name(response)[0] if response.status_code in (400, 401) else ""
+        if said == "ExpiredToken":
             self._refresh_session()
+            response = self._send(method, nsid, action, token=self._access, **kwargs)
+        elif said == "InvalidToken":
+            log.info("Bluesky did not recognise relay's session (%s %s); logging in again",
+                     response.status_code, said)
+            self._login()
             response = self._send(method, nsid, action, token=self._access, **kwargs)
         return response
 
@@ -291,7 +308,15 @@ class BlueskyPublisher:
     # -- the port ---------------------------------------------------------------------------------
 
     def upload_image(self, data: bytes, mime: str, alt_text: str | None = None) -> str:
-        """Upload one image as a blob; the media id carries the blob ref (see :func:`media_id_for`)."""
+        """Upload one image as a blob; the media id carries the blob ref (see :func:`media_id_for`).
+
+        An image Bluesky would refuse in a post (over 1,000,000 bytes, or not an image) is refused here,
+        before uploading it (see the module's docstring)."""
+        if len(data) > MAX_IMAGE_BYTES:
+            raise PostRefused(f"the image is {len(data):,} bytes; Bluesky takes images of at most "
+                              f"{MAX_IMAGE_BYTES:,} bytes in a post.")
+        if not mime.startswith("image/"):
+            raise PostRefused(f"{mime!r} is not an image type; Bluesky takes only images in a post.")
         body = self._json("POST", "com.atproto.repo.uploadBlob", "upload an image", content=data,
                           headers={"Content-Type": mime})
         blob = body.get("blob")

@@ -4,23 +4,39 @@ It follows the XRPC API as documented (docs.bsky.app, the atproto lexicons) and 
 PDS behaves: every answer is JSON, every error ``{"error": "<Name>", "message": "..."}``.
 
 - ``com.atproto.server.createSession`` (identifier: handle, DID or e-mail; password: the app
-  password) gives ``accessJwt``, ``refreshJwt``, ``did``, ``handle``; a wrong one is 401
-  ``AuthenticationRequired`` "Invalid identifier or password".
-- ``com.atproto.server.refreshSession`` with the refresh token as bearer: new pair, the old refresh
-  token revoked. An access token past its lifetime (read from the injected clock) is 400
-  ``ExpiredToken`` "Token has expired"; an unknown one 401 ``InvalidToken``; none 401
-  ``AuthenticationRequired``.
-- ``com.atproto.repo.uploadBlob``: raw body, ``Content-Type`` kept; over ``max_blob_bytes``
-  (1,000,000, the lexicon's limit for post images and card thumbnails) 400 ``BlobTooLarge``;
-  answers ``{"blob": {"$type": "blob", "ref": {"$link": CID}, "mimeType", "size"}}``.
+  password) gives ``accessJwt``, ``refreshJwt`` (JWT-shaped, as the PDS's), ``did``, ``handle``,
+  ``email``, ``emailConfirmed``, ``active``; a wrong one is 401 ``AuthenticationRequired`` "Invalid
+  identifier or password".
+- Tokens, as the PDS's ``AuthVerifier`` checks them: none, 401 ``AuthMissing`` "Authentication
+  Required"; one the PDS did not issue, **400** ``InvalidToken`` "Token could not be verified"; one
+  past its lifetime (read from the injected clock), 400 ``ExpiredToken`` "Token has expired"; a
+  refresh token where an access token goes or the reverse, 400 ``InvalidToken`` "Invalid token
+  type"; a malformed ``Authorization`` header, 400 ``InvalidToken``. ``uploadBlob`` first decodes
+  the token as a JWT (to spot service tokens), so a bearer token that is no JWT at all is a bare
+  500 there.
+- ``com.atproto.server.refreshSession`` with the refresh token as bearer: a new pair, and the
+  PDS's grace period (``rotateRefreshToken``): the used refresh token still refreshes for 2 hours
+  (or until its own expiry, if sooner), each time giving a refresh token with the same next id;
+  after that, 400 ``ExpiredToken`` "Token has been revoked".
+- ``com.atproto.repo.uploadBlob``: raw body; ``Content-Type`` required (400 ``InvalidRequest``);
+  up to 5 MiB, the PDS's upload limit (over it 413 ``PayloadTooLarge``) -- **not** the 1,000,000
+  bytes of post images, which the PDS checks when a post names the blob. The type is sniffed from
+  the bytes as the PDS does (file-type: PNG, JPEG, GIF, WebP here) and wins over the
+  ``Content-Type``; bytes that start as a PNG and end before its image data (a signature followed
+  by zeros) are a bare 500, as on the PDS. Other bytes are kept whatever they are: the PDS decodes
+  no image. Answers ``{"blob": {"$type": "blob", "ref": {"$link": CID}, "mimeType", "size"}}``.
 - ``com.atproto.repo.createRecord`` of ``app.bsky.feed.post``, ``rkey`` chosen by the caller or
-  a TID: the record is validated as the lexicon says (text at most 300 graphemes and 3,000 UTF-8
-  bytes, ``createdAt`` a datetime, facets well formed, ``app.bsky.embed.external`` with ``uri``,
-  ``title``, ``description`` and a thumbnail blob that was uploaded, an image of at most 1,000,000
-  bytes), or ``app.bsky.embed.images`` (1 to 4, each with ``alt``); invalid: 400
-  ``InvalidRequest`` "Invalid app.bsky.feed.post record: ...". Stricter than the PDS on one point:
-  a facet's bytes must lie inside the text (the PDS stores such a record and the app ignores the
-  facet).
+  a TID: the record is validated as the PDS's lexicon validator does it, with its messages: text
+  at most 3,000 UTF-8 bytes and 300 graphemes, ``createdAt`` a datetime, facets (byte indexes of 0
+  or more -- not checked against the text, as on the PDS; links a valid URI, tags 64 graphemes;
+  feature types it does not know pass), ``langs`` (3 at most, BCP-47), ``app.bsky.embed.external``
+  (``uri``, ``title``, ``description``, an optional image thumbnail) or ``app.bsky.embed.images``
+  (at most 4, each with ``alt``); a blob named must be an image of at most 1,000,000 bytes.
+  Invalid: 400 ``InvalidRequest`` "Invalid app.bsky.feed.post record: <issue> at $.record.<path>",
+  e.g. "grapheme too big (maximum 300, got 301) at $.record.text". Then each blob named must have
+  been uploaded (400 ``BlobNotFound`` "Could not find blob: <CID>") and, until a record names it,
+  be named with its own mimeType and size (400 ``InvalidMimeType``, ``InvalidSize``). Video and
+  quote embeds are refused (not emulated); other unknown embed types are stored, as on the PDS.
 - A second ``createRecord`` with a record key already in the repository creates nothing and
   answers **500** ``{"error":"InternalServerError","message":"Internal Server Error"}``: that is
   what the reference PDS answers today (bluesky-social/atproto#3718, the same in indigo#873); an
@@ -35,6 +51,8 @@ PDS behaves: every answer is JSON, every error ``{"error": "<Name>", "message": 
   (Unix seconds) and ``ratelimit-policy`` headers, on every answer of a limited method.
 - Scripted faults for tests (:meth:`BlueskyEmulatorState.inject`): a status and error for the next
   calls of a method, optionally *after* doing the work (the answer lost on the way back).
+
+Checked against the real PDS side by side: ``tests/test_bluesky_real_pds.py``.
 
 Not emulated: DID and handle resolution, the firehose, repository commits and MST (the ``cid``
 values are real CIDs of the record's JSON, not of its DAG-CBOR), labels, threads and replies,
@@ -71,6 +89,11 @@ POST = "app.bsky.feed.post"
 MAX_GRAPHEMES = 300
 MAX_TEXT_BYTES = 3000
 MAX_BLOB_BYTES = 1_000_000
+"""The lexicon's ``maxSize`` of a post's images and of a link card's thumbnail."""
+BLOB_UPLOAD_LIMIT = 5 * 1024 * 1024
+"""What ``uploadBlob`` takes at most (the PDS's ``PDS_BLOB_UPLOAD_LIMIT``, 5 MiB by default)."""
+REFRESH_GRACE_SECONDS = 2 * 3600
+"""``REFRESH_GRACE_MS`` of the PDS's ``rotateRefreshToken``: how long a used refresh token still refreshes."""
 MAX_TAG_GRAPHEMES = 64
 MAX_TAG_BYTES = 640
 RECORD_KEY = re.compile(r"^[A-Za-z0-9._:~-]{1,512}$")
@@ -83,6 +106,22 @@ class XrpcError(Exception):
     def __init__(self, status: int, error: str, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status, self.error, self.message, self.headers = status, error, message, headers or {}
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _decodes_as_jwt(token: str) -> bool:
+    """What ``jose.decodeJwt`` accepts: three dot-separated parts, the second a base64url JSON object."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return False
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except ValueError:
+        return False
+    return isinstance(claims, dict)
 
 
 def cid_for(data: bytes, codec: int) -> str:
@@ -117,6 +156,22 @@ class StoredPost:
 
 
 @dataclass
+class StoredBlob:
+    mime: str
+    size: int
+    permanent: bool = False
+    """Named by a record already: the PDS checks a reference's mimeType and size only before that."""
+
+
+@dataclass
+class RefreshGrant:
+    """A row of the PDS's ``refresh_token`` table: until when the id refreshes, and the id after it."""
+
+    expires_at: float
+    next_id: str | None = None
+
+
+@dataclass
 class EmulatorConfig:
     handle: str = "relay.test"
     did: str = "did:plc:relayemulator00000000000"
@@ -124,7 +179,8 @@ class EmulatorConfig:
     app_password: str = "abcd-efgh-ijkl-mnop"
     access_lifetime_seconds: float = 2 * 3600
     refresh_lifetime_seconds: float = 90 * 86400
-    max_blob_bytes: int = MAX_BLOB_BYTES
+    blob_upload_limit: int = BLOB_UPLOAD_LIMIT
+    refresh_grace_seconds: float = REFRESH_GRACE_SECONDS
     session_rate_limit: int = 30
     record_rate_limit: int = 1666
     rate_window_seconds: int = 300
@@ -138,9 +194,13 @@ class BlueskyEmulatorState:
         self.clock = clock
         self.lock = threading.Lock()
         self.posts: dict[str, StoredPost] = {}
-        self.blobs: dict[str, tuple[str, int]] = {}
+        self.blobs: dict[str, StoredBlob] = {}
         self.access: dict[str, float] = {}
-        self.refresh: dict[str, float] = {}
+        """Access token -> when it expires (its ``exp``)."""
+        self.refresh: dict[str, tuple[str, float]] = {}
+        """Refresh token -> (its id, the ``jti``; when the token itself expires, its ``exp``)."""
+        self.grants: dict[str, RefreshGrant] = {}
+        """Refresh token id -> the PDS's ``refresh_token`` row (an id no longer here is revoked)."""
         self.faults: list[Fault] = []
         self.calls: list[tuple[str, str, int]] = []
         """(method, nsid, status) of every request, in order."""
@@ -186,9 +246,21 @@ class BlueskyEmulatorState:
         self._serial += 1
         return tid_from_int((int(self.clock() * 1_000_000) << 10) | (self._serial % 1024))
 
-    def _token(self, kind: str) -> str:
+    def _token(self, kind: str, expires: float, jti: str | None = None) -> str:
+        """A JWT-shaped token, as the PDS's are (a client can decode it; only the emulator knows it)."""
         self._serial += 1
-        return f"emu-{kind}-{self._serial:06d}-{hashlib.sha256(f'{kind}{self._serial}'.encode()).hexdigest()[:16]}"
+        header = {"typ": "refresh+jwt" if kind == "refresh" else "at+jwt", "alg": "HS256"}
+        claims: dict[str, Any] = {"scope": "com.atproto.refresh" if kind == "refresh" else "com.atproto.appPass",
+                                  "sub": self.config.did, "aud": "did:web:bluesky-emulator.invalid",
+                                  "iat": int(self.clock()), "exp": int(expires)}
+        if jti is not None:
+            claims["jti"] = jti
+        signing = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
+        return f"{signing}.{_b64(hashlib.sha256(f'{signing}{self._serial}'.encode()).digest())}"
+
+    def _refresh_id(self) -> str:
+        self._serial += 1
+        return base64.b64encode(hashlib.sha256(f"refresh-id-{self._serial}".encode()).digest()).decode()
 
     def store(self, rkey: str, record: dict[str, Any]) -> StoredPost:
         self._seq += 1
@@ -198,21 +270,73 @@ class BlueskyEmulatorState:
         self.posts[rkey] = post
         return post
 
-    def new_session(self) -> dict[str, str]:
-        access, refresh = self._token("access"), self._token("refresh")
+    def new_session(self, refresh_id: str | None = None) -> dict[str, Any]:
+        """A new access token and a refresh token with id ``refresh_id`` (a new id when None); the id's
+        row is stored unless it exists already (``storeRefreshToken``'s ``onConflict doNothing``)."""
         now = self.clock()
-        self.access[access] = now + self.config.access_lifetime_seconds
-        self.refresh[refresh] = now + self.config.refresh_lifetime_seconds
-        return {"accessJwt": access, "refreshJwt": refresh, "did": self.config.did, "handle": self.config.handle}
+        refresh_id = refresh_id or self._refresh_id()
+        access_expires = now + self.config.access_lifetime_seconds
+        refresh_expires = now + self.config.refresh_lifetime_seconds
+        access, refresh = self._token("access", access_expires), self._token("refresh", refresh_expires, refresh_id)
+        self.access[access] = access_expires
+        self.refresh[refresh] = (refresh_id, refresh_expires)
+        self.grants.setdefault(refresh_id, RefreshGrant(refresh_expires))
+        return {"accessJwt": access, "refreshJwt": refresh, "did": self.config.did, "handle": self.config.handle,
+                "email": self.config.email, "emailConfirmed": False, "active": True}
 
-    def check_token(self, header: str | None, tokens: dict[str, float]) -> str:
-        if not header or not header.startswith("Bearer "):
-            raise XrpcError(401, "AuthenticationRequired", "Authentication Required")
-        token = header.removeprefix("Bearer ").strip()
-        if token not in tokens:
-            raise XrpcError(401, "InvalidToken", "Token could not be verified")
-        if tokens[token] <= self.clock():
+    def rotate_refresh(self, token: str) -> dict[str, Any]:
+        """``refreshSession`` as the PDS's ``AccountManager.rotateRefreshToken`` does it.
+
+        The token used keeps working for a grace period: its row's expiry is brought down to
+        ``min(now + 2 h, its expiry)`` and it records the id of the token that follows it, so using
+        it again (within the grace) gives a refresh token with that same next id. Past the grace (or
+        once revoked) it is 400 ``ExpiredToken`` "Token has been revoked". Expired rows are tidied
+        away on the way, as the PDS does.
+        """
+        token_id = self.refresh[token][0]
+        grant = self.grants.get(token_id)
+        now = self.clock()
+        for gone in [key for key, row in self.grants.items() if row.expires_at <= now]:
+            del self.grants[gone]
+        if grant is None:
+            raise XrpcError(400, "ExpiredToken", "Token has been revoked")
+        expires = min(now + self.config.refresh_grace_seconds, grant.expires_at)
+        if expires <= now:
+            raise XrpcError(400, "ExpiredToken", "Token has been revoked")
+        next_id = grant.next_id or self._refresh_id()
+        grant.expires_at, grant.next_id = expires, next_id
+        self.grants[token_id] = grant
+        return self.new_session(next_id)
+
+    def authenticate(self, header: str | None, kind: str, *, decodes: bool = False) -> str:
+        """The bearer token of an XRPC call, checked as the PDS's ``AuthVerifier`` checks it.
+
+        ``kind``: "access" (``authorization()``) or "refresh" (``refresh()``). ``decodes``: the method
+        first decodes the token to see if it is a service token (``authorizationOrUserServiceAuth``,
+        uploadBlob's), which throws on a token that is not a JWT at all: a bare 500.
+        """
+        if not header:
+            raise XrpcError(401, "AuthMissing", "Authentication Required")
+        parts = header.split(" ")
+        if len(parts) != 2:
+            raise XrpcError(400, "InvalidToken", "Malformed authorization header")
+        scheme, token = parts[0].upper(), parts[1]
+        if scheme not in ("BASIC", "BEARER", "DPOP"):
+            raise XrpcError(400, "InvalidToken", f"Unsupported authorization type: {parts[0]}")
+        if scheme != "BEARER" or not token:
+            if kind == "refresh" or scheme == "BEARER":
+                raise XrpcError(401, "AuthMissing", "Authentication Required")
+            raise XrpcError(400, "InvalidToken", "Unexpected authorization type")  # DPoP (OAuth): not emulated
+        if decodes and not _decodes_as_jwt(token):
+            raise XrpcError(500, "InternalServerError", "Internal Server Error")
+        expires = self.access.get(token) if token in self.access else \
+            self.refresh[token][1] if token in self.refresh else None
+        if expires is None:
+            raise XrpcError(400, "InvalidToken", "Token could not be verified")
+        if expires <= self.clock():
             raise XrpcError(400, "ExpiredToken", "Token has expired")
+        if (token in self.refresh) != (kind == "refresh"):
+            raise XrpcError(400, "InvalidToken", "Invalid token type")
         return token
 
     def take_rate(self, nsid: str, limit: int) -> dict[str, str]:
@@ -242,89 +366,247 @@ class BlueskyEmulatorState:
         return None
 
 
-# -- record validation (app.bsky.feed.post, as its lexicon says) --------------------------------
+# -- uploaded bytes: what the PDS sniffs (file-type 16.5.4, ``fromStream``) ----------------------
 
-def _invalid(detail: str) -> XrpcError:
-    return XrpcError(400, "InvalidRequest", f"Invalid {POST} record: {detail}")
-
-
-def _check_blob(blob: Any, path: str, blobs: dict[str, tuple[str, int]]) -> None:
-    if not isinstance(blob, dict) or blob.get("$type") != "blob" or not isinstance(blob.get("ref"), dict):
-        raise _invalid(f"{path} should be a blob ref")
-    cid = blob["ref"].get("$link")
-    if cid not in blobs:
-        raise XrpcError(400, "InvalidRequest", f"Could not find blob: {cid}")
-    mime, size = blobs[cid]
-    if not mime.startswith("image/"):
-        raise _invalid(f"{path} mimeType ({mime}) not in accept list: image/*")
-    if size > MAX_BLOB_BYTES:
-        raise _invalid(f"{path} size ({size}) must not be larger than {MAX_BLOB_BYTES} bytes")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def validate_post(record: Any, blobs: dict[str, tuple[str, int]]) -> None:
+def sniff_mime(data: bytes) -> str | None:
+    """The type the PDS reads in a blob's bytes, which wins over the request's ``Content-Type``.
+
+    PNG as file-type reads it: after the signature, chunk after chunk (length, type, data and CRC)
+    until an ``IDAT`` (image/png) or ``acTL`` (image/apng) chunk; a chunk length of 2^31 or more
+    ends the search with no type. Bytes that end first (a PNG signature followed by zeros, a PNG
+    without image data) throw file-type's ``EndOfStreamError``, which the PDS does not catch: a
+    bare 500. Besides: JPEG, GIF and WebP by their signatures. Other bytes: None (the request's
+    ``Content-Type`` stands, whatever the bytes are: the PDS decodes no image at upload).
+    """
+    if data.startswith(PNG_SIGNATURE):
+        at = 8
+        while True:
+            if at + 8 > len(data):
+                raise XrpcError(500, "InternalServerError", "Internal Server Error")
+            length = int.from_bytes(data[at:at + 4], "big", signed=True)
+            kind = data[at + 4:at + 8]
+            if length < 0:
+                return None
+            if kind == b"IDAT":
+                return "image/png"
+            if kind == b"acTL":
+                return "image/apng"
+            at += 8 + length + 4
+            if at > len(data):
+                raise XrpcError(500, "InternalServerError", "Internal Server Error")
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data.startswith((b"GIF87a", b"GIF89a")):
+        return "image/gif"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+# -- record validation (app.bsky.feed.post, as the PDS's lexicon validator says it) --------------
+
+_URI = re.compile(r"^\w+:(?://)?[^\s/][^\s]*$", re.ASCII)
+_DID = re.compile(r"^did:[a-z]+:[a-zA-Z0-9._:%-]*[a-zA-Z0-9._-]$")
+_LANGUAGE = re.compile(
+    r"^((en-GB-oed|i-ami|i-bnn|i-default|i-enochian|i-hak|i-klingon|i-lux|i-mingo|i-navajo|i-pwn|i-tao|i-tay"
+    r"|i-tsu|sgn-BE-FR|sgn-BE-NL|sgn-CH-DE)|(art-lojban|cel-gaulish|no-bok|no-nyn|zh-guoyu|zh-hakka|zh-min"
+    r"|zh-min-nan|zh-xiang)|(([A-Za-z]{2,3}(-([A-Za-z]{3}(-[A-Za-z]{3}){0,2}))?)|[A-Za-z]{4}|[A-Za-z]{5,8})"
+    r"(-([A-Za-z]{4}))?(-([A-Za-z]{2}|[0-9]{3}))?(-([A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*"
+    r"(-([0-9A-WY-Za-wy-z](-[A-Za-z0-9]{2,8})+))*(-(x(-[A-Za-z0-9]{1,8})+))?|(x(-[A-Za-z0-9]{1,8})+))$")
+_FORMATS = {"uri": ("uri", _URI), "did": ("DID", _DID), "language": ("language", _LANGUAGE),
+            "datetime": ("datetime", DATETIME)}
+NOT_VALIDATED_EMBEDS = {"app.bsky.embed.video", "app.bsky.embed.record", "app.bsky.embed.recordWithMedia"}
+
+
+def show(value: Any) -> str:
+    """A value as the PDS's validation messages show it (lex-schema's ``stringifyValue``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, int | float):
+        return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+    if isinstance(value, str):
+        return json.dumps(value if len(value) < 48 else value[:47] + "…", ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ", ".join(show(v) for v in value[:2]) + (", ..." if len(value) > 2 else "") + "]"
+    if isinstance(value, dict):
+        keys = list(value)
+        return "{" + ", ".join(f"{json.dumps(k, ensure_ascii=False)}: ..." for k in keys[:2]) + \
+            (", ..." if len(keys) > 2 else "") + "}"
+    return type(value).__name__
+
+
+class _Issue(Exception):
+    """One validation issue and where (a JSON path below ``$.record``)."""
+
+    def __init__(self, issue: str, path: str) -> None:
+        super().__init__(issue)
+        self.issue, self.path = issue, path
+
+
+def _string(value: Any, path: str, *, max_bytes: int | None = None, max_graphemes: int | None = None,
+            fmt: str | None = None) -> str:
+    if not isinstance(value, str):
+        raise _Issue(f"Expected string value type (got {show(value)})", path)
+    if max_bytes is not None and len(value.encode("utf-8")) > max_bytes:
+        raise _Issue(f"string too big (maximum {max_bytes}, got {len(value.encode('utf-8'))})", path)
+    if max_graphemes is not None and len(_GRAPHEME.findall(value)) > max_graphemes:
+        raise _Issue(f"grapheme too big (maximum {max_graphemes}, got {len(_GRAPHEME.findall(value))})", path)
+    if fmt is not None and not _FORMATS[fmt][1].match(value):
+        raise _Issue(f"Invalid {_FORMATS[fmt][0]} (got {show(value)})", path)
+    return value
+
+
+def _integer(value: Any, path: str, minimum: int) -> int:
+    if isinstance(value, float) and not value.is_integer():  # not even a lexicon value: no "Invalid record"
+        raise XrpcError(400, "InvalidRequest", "Expected one of null, boolean, integer, string, cid, bytes, array or "
+                                               f"object value type (got {show(value)}) at {path}")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _Issue(f"Expected integer value type (got {show(value)})", path)
+    if value < minimum:
+        raise _Issue(f"integer too small (minimum {minimum}, got {show(value)})", path)
+    return int(value)
+
+
+def _object(value: Any, path: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _Issue(f"Expected object value type (got {show(value)})", path)
+    return value
+
+
+def _required(obj: dict[str, Any], key: str, path: str) -> Any:
+    if key not in obj:
+        raise _Issue(f'Missing required key "{key}"', path)
+    return obj[key]
+
+
+def _typed(value: Any, path: str) -> str:
+    """A member of an open union: an object with a ``$type`` (unknown types pass)."""
+    if not isinstance(value, dict) or not isinstance(value.get("$type"), str):
+        raise _Issue(f'Expected an object which includes the "$type" property value type (got {show(value)})', path)
+    return str(value["$type"])
+
+
+def _array(value: Any, path: str, max_length: int | None = None) -> list[Any]:
+    if not isinstance(value, list):
+        raise _Issue(f"Expected array value type (got {show(value)})", path)
+    if max_length is not None and len(value) > max_length:
+        raise _Issue(f"array too big (maximum {max_length}, got {len(value)})", path)
+    return value
+
+
+def _is_cid(text: Any) -> bool:
+    if not isinstance(text, str) or not text.startswith("b"):
+        return False
+    try:
+        raw = base64.b32decode(text[1:].upper() + "=" * (-len(text[1:]) % 8))
+    except ValueError:
+        return False
+    return len(raw) == 36 and raw[0] == 1 and raw[2:4] == b"\x12\x20" and \
+        "b" + base64.b32encode(raw).decode().lower().rstrip("=") == text
+
+
+def _blob(value: Any, path: str, refs: list[tuple[str, str, int]]) -> None:
+    """A blob ref as the lexicon has it for images (``accept: image/*``, ``maxSize`` 1,000,000), checked on
+    what the record *says* of the blob; whether the PDS has it is checked after (``BlobNotFound``)."""
+    ref = value.get("ref") if isinstance(value, dict) else None
+    if not isinstance(value, dict) or value.get("$type") != "blob" or not isinstance(ref, dict) or \
+            not _is_cid(ref.get("$link")) or not isinstance(value.get("mimeType"), str) or \
+            isinstance(value.get("size"), bool) or not isinstance(value.get("size"), int):
+        raise _Issue(f"Expected blob value type (got {show(value)})", path)
+    if not value["mimeType"].startswith("image/"):
+        raise _Issue(f'Expected "image/*" (got {show(value["mimeType"])})', f"{path}.mimeType")
+    if value["size"] > MAX_BLOB_BYTES:
+        raise _Issue(f"blob too big (maximum {MAX_BLOB_BYTES}, got {value['size']})", path)
+    refs.append((str(ref["$link"]), value["mimeType"], value["size"]))
+
+
+def _facets(value: Any, path: str) -> None:
+    for number, facet in enumerate(_array(value, path)):
+        where = f"{path}[{number}]"
+        facet = _object(facet, where)
+        index = _object(_required(facet, "index", where), f"{where}.index")
+        for name in ("byteStart", "byteEnd"):  # the PDS does not check them against the text
+            _integer(_required(index, name, f"{where}.index"), f"{where}.index.{name}", 0)
+        for count, feature in enumerate(_array(_required(facet, "features", where), f"{where}.features")):
+            at = f"{where}.features[{count}]"
+            kind = _typed(feature, at)
+            if kind == "app.bsky.richtext.facet#link":
+                _string(_required(feature, "uri", at), f"{at}.uri", fmt="uri")
+            elif kind == "app.bsky.richtext.facet#mention":
+                _string(_required(feature, "did", at), f"{at}.did", fmt="did")
+            elif kind == "app.bsky.richtext.facet#tag":
+                _string(_required(feature, "tag", at), f"{at}.tag", max_bytes=MAX_TAG_BYTES,
+                        max_graphemes=MAX_TAG_GRAPHEMES)
+
+
+def _embed(value: Any, path: str, refs: list[tuple[str, str, int]]) -> None:
+    kind = _typed(value, path)
+    if kind == "app.bsky.embed.images":
+        for number, image in enumerate(_array(_required(value, "images", path), f"{path}.images", 4)):
+            where = f"{path}.images[{number}]"
+            image = _object(image, where)
+            _blob(_required(image, "image", where), f"{where}.image", refs)
+            _string(_required(image, "alt", where), f"{where}.alt")
+    elif kind == "app.bsky.embed.external":
+        where = f"{path}.external"
+        external = _object(_required(value, "external", path), where)
+        _string(_required(external, "uri", where), f"{where}.uri", fmt="uri")
+        _string(_required(external, "title", where), f"{where}.title")
+        _string(_required(external, "description", where), f"{where}.description")
+        if "thumb" in external:
+            _blob(external["thumb"], f"{where}.thumb", refs)
+    elif kind in NOT_VALIDATED_EMBEDS:
+        raise XrpcError(400, "InvalidRequest", f"the emulator does not take {kind} embeds")
+
+
+def validate_post(record: Any, path: str = "$.record") -> list[tuple[str, str, int]]:
+    """Check ``record`` as the PDS does (its properties in the lexicon's order: text, facets, embed,
+    langs, tags, createdAt); the blob refs it names, as (CID, mimeType, size). Invalid: 400
+    ``InvalidRequest`` "Invalid app.bsky.feed.post record: <issue> at $.record.<path>"."""
     if not isinstance(record, dict):
-        raise _invalid("Record must be an object")
+        raise XrpcError(400, "InvalidRequest", f"Expected object value type (got {show(record)}) at {path}")
     if record.get("$type", POST) != POST:
         raise XrpcError(400, "InvalidRequest", f"Invalid $type: expected {POST}, got {record.get('$type')}")
-    text = record.get("text")
-    if not isinstance(text, str):
-        raise _invalid('Record must have the property "text"')
-    data = text.encode("utf-8")
-    if len(data) > MAX_TEXT_BYTES:
-        raise _invalid(f"Record/text must not be longer than {MAX_TEXT_BYTES} characters")
-    if len(_GRAPHEME.findall(text)) > MAX_GRAPHEMES:
-        raise _invalid(f"Record/text must not be longer than {MAX_GRAPHEMES} graphemes")
-    created = record.get("createdAt")
-    if not isinstance(created, str) or not DATETIME.match(created):
-        raise _invalid("Record/createdAt must be an valid atproto datetime (both RFC-3339 and ISO-8601)")
-    facets = record.get("facets", [])
-    if not isinstance(facets, list):
-        raise _invalid("Record/facets must be an array")
-    for number, facet in enumerate(facets):
-        where = f"Record/facets/{number}"
-        index = facet.get("index") if isinstance(facet, dict) else None
-        start = index.get("byteStart") if isinstance(index, dict) else None
-        end = index.get("byteEnd") if isinstance(index, dict) else None
-        if not isinstance(start, int) or not isinstance(end, int) or start < 0 or end < 0:
-            raise _invalid(f"{where}/index must have integer byteStart and byteEnd, 0 or more")
-        if not start < end <= len(data):
-            raise _invalid(f"{where}/index ({start}-{end}) must lie inside the text's {len(data)} bytes")
-        features = facet.get("features")
-        if not isinstance(features, list) or not features:
-            raise _invalid(f'{where} must have the property "features"')
-        for feature in features:
-            kind = feature.get("$type") if isinstance(feature, dict) else None
-            if kind not in FEATURES:
-                raise _invalid(f"{where}/features must be one of {sorted(FEATURES)}")
-            if kind.endswith("#link") and not re.match(r"^[a-z][a-z0-9+.-]*:\S+$", str(feature.get("uri", ""))):
-                raise _invalid(f"{where}/features/uri must be a valid uri")
-            if kind.endswith("#tag"):
-                tag = str(feature.get("tag", ""))
-                if not tag or len(tag.encode()) > MAX_TAG_BYTES or len(_GRAPHEME.findall(tag)) > MAX_TAG_GRAPHEMES:
-                    raise _invalid(f"{where}/features/tag must be 1 to {MAX_TAG_GRAPHEMES} graphemes")
-    embed = record.get("embed")
-    if embed is not None:
-        if isinstance(embed, dict) and embed.get("$type") == "app.bsky.embed.images":
-            images = embed.get("images")
-            if not isinstance(images, list) or not 1 <= len(images) <= 4:
-                raise _invalid("Record/embed/images must hold 1 to 4 images")
-            for number, image in enumerate(images):
-                if not isinstance(image, dict) or not isinstance(image.get("alt"), str):
-                    raise _invalid(f'Record/embed/images/{number} must have the property "alt"')
-                _check_blob(image.get("image"), f"Record/embed/images/{number}/image", blobs)
-            return
-        if not isinstance(embed, dict) or embed.get("$type") != "app.bsky.embed.external":
-            raise _invalid("Record/embed: the emulator knows only app.bsky.embed.external and .images")
-        external = embed.get("external")
-        if not isinstance(external, dict):
-            raise _invalid('Record/embed must have the property "external"')
-        for name in ("uri", "title", "description"):
-            if not isinstance(external.get(name), str):
-                raise _invalid(f'Record/embed/external must have the property "{name}"')
-        if not re.match(r"^[a-z][a-z0-9+.-]*:\S+$", external["uri"]):
-            raise _invalid("Record/embed/external/uri must be a valid uri")
-        if "thumb" in external:
-            _check_blob(external["thumb"], "Record/embed/external/thumb", blobs)
+    refs: list[tuple[str, str, int]] = []
+    try:
+        _string(_required(record, "text", path), f"{path}.text", max_bytes=MAX_TEXT_BYTES, max_graphemes=MAX_GRAPHEMES)
+        if "facets" in record:
+            _facets(record["facets"], f"{path}.facets")
+        if "embed" in record:
+            _embed(record["embed"], f"{path}.embed", refs)
+        if "langs" in record:
+            for number, lang in enumerate(_array(record["langs"], f"{path}.langs", 3)):
+                _string(lang, f"{path}.langs[{number}]", fmt="language")
+        if "tags" in record:
+            for number, tag in enumerate(_array(record["tags"], f"{path}.tags", 8)):
+                _string(tag, f"{path}.tags[{number}]", max_bytes=MAX_TAG_BYTES, max_graphemes=MAX_TAG_GRAPHEMES)
+        _string(_required(record, "createdAt", path), f"{path}.createdAt", fmt="datetime")
+    except _Issue as issue:
+        raise XrpcError(400, "InvalidRequest", f"Invalid {POST} record: {issue.issue} at {issue.path}") from None
+    return refs
+
+
+def check_blobs(refs: Sequence[tuple[str, str, int]], blobs: dict[str, StoredBlob]) -> None:
+    """What the PDS checks when a record names blobs (``verifyBlobAndMakePermanent``): each uploaded
+    (400 ``BlobNotFound``), and, while no record named it yet, named with its own mimeType and size
+    (400 ``InvalidMimeType``, ``InvalidSize``); then each is kept for good."""
+    for cid, mime, size in refs:
+        blob = blobs.get(cid)
+        if blob is None:
+            raise XrpcError(400, "BlobNotFound", f"Could not find blob: {cid}")
+        if not blob.permanent and mime != blob.mime:
+            raise XrpcError(400, "InvalidMimeType", "Referenced Mimetype does not match stored blob. "
+                                                    f"Expected: {blob.mime}, Got: {mime}")
+        if not blob.permanent and size != blob.size:
+            raise XrpcError(400, "InvalidSize", f"Referenced Size does not match stored blob. "
+                                                f"Expected: {blob.size}, Got: {size}")
+    for cid, _, _ in refs:
+        blobs[cid].permanent = True
 
 
 # -- the XRPC methods ---------------------------------------------------------------------------
@@ -354,7 +636,7 @@ def _json_body(raw: bytes) -> dict[str, Any]:
     except ValueError as exc:
         raise XrpcError(400, "InvalidRequest", "Request body is not JSON") from exc
     if not isinstance(body, dict):
-        raise XrpcError(400, "InvalidRequest", "Input must be an object")
+        raise XrpcError(400, "InvalidRequest", f"Expected object value type (got {show(body)}) at $")
     return body
 
 
@@ -382,11 +664,9 @@ def _handle(state: BlueskyEmulatorState, nsid: str, request: Request, raw: bytes
         if body.get("identifier") not in (config.handle, config.did, config.email) or \
                 body.get("password") != config.app_password:
             raise XrpcError(401, "AuthenticationRequired", "Invalid identifier or password", headers)
-        return {**state.new_session(), "email": config.email, "active": True}, headers
+        return state.new_session(), headers
     if nsid == "com.atproto.server.refreshSession":
-        token = state.check_token(auth, state.refresh)
-        del state.refresh[token]
-        return state.new_session(), {}
+        return state.rotate_refresh(state.authenticate(auth, "refresh")), {}
     if nsid == "com.atproto.repo.getRecord":
         rkey = request.query_params.get("rkey", "")
         uri = f"at://{config.did}/{request.query_params.get('collection')}/{rkey}"
@@ -394,16 +674,18 @@ def _handle(state: BlueskyEmulatorState, nsid: str, request: Request, raw: bytes
         if request.query_params.get("collection") != POST or stored is None:
             raise XrpcError(400, "RecordNotFound", f"Could not locate record: {uri}")
         return {"uri": stored.uri, "cid": stored.cid, "value": stored.record}, {}
-    state.check_token(auth, state.access)
-    if nsid == "com.atproto.repo.uploadBlob":
-        data = raw
-        mime = request.headers.get("content-type", "application/octet-stream")
-        if len(data) > config.max_blob_bytes:
-            raise XrpcError(400, "BlobTooLarge", f"This file is too large. It is {len(data)} bytes, "
-                                                 f"the maximum is {config.max_blob_bytes} bytes.")
-        cid = cid_for(data, 0x55)
-        state.blobs[cid] = (mime, len(data))
-        return {"blob": {"$type": "blob", "ref": {"$link": cid}, "mimeType": mime, "size": len(data)}}, {}
+    state.authenticate(auth, "access", decodes=nsid == "com.atproto.repo.uploadBlob")
+    if nsid == "com.atproto.repo.uploadBlob":  # no image limit here: the lexicon's is checked on the post
+        given = request.headers.get("content-type", "").split(";")[0].strip()
+        if not given:
+            raise XrpcError(400, "InvalidRequest", "Request encoding (Content-Type) required but not provided")
+        if len(raw) > config.blob_upload_limit:
+            raise XrpcError(413, "PayloadTooLarge", "request entity too large")
+        mime = sniff_mime(raw) or given
+        cid = cid_for(raw, 0x55)
+        known = state.blobs.get(cid)
+        state.blobs[cid] = StoredBlob(mime, len(raw), known is not None and known.permanent)
+        return {"blob": {"$type": "blob", "ref": {"$link": cid}, "mimeType": mime, "size": len(raw)}}, {}
     if nsid == "com.atproto.repo.createRecord":
         body = _json_body(raw)
         headers = state.take_rate(nsid, config.record_rate_limit)
@@ -411,18 +693,21 @@ def _handle(state: BlueskyEmulatorState, nsid: str, request: Request, raw: bytes
             raise XrpcError(400, "InvalidRequest", "Input/repo must be the session's own repository", headers)
         if body.get("collection") != POST:
             raise XrpcError(400, "InvalidRequest", f"the emulator stores only {POST} records", headers)
-        given = body.get("record")
+        rkey = body.get("rkey") or state.next_tid()
+        if not isinstance(rkey, str) or not RECORD_KEY.match(rkey) or rkey in (".", ".."):
+            raise XrpcError(400, "InvalidRequest", f"Invalid record key (got {show(rkey)}) at $.rkey", headers)
+        if "record" not in body:
+            raise XrpcError(400, "InvalidRequest", 'Missing required key "record" at $', headers)
+        given = body["record"]
         record: dict[str, Any] = {"$type": POST, **given} if isinstance(given, dict) else {}
         try:
-            validate_post(given if not isinstance(given, dict) else record, state.blobs)
+            refs = validate_post(given if not isinstance(given, dict) else record)
+            if rkey in state.posts:  # what the reference PDS does (atproto#3718): nothing stored, a 500
+                raise XrpcError(500, "InternalServerError", "Internal Server Error")
+            check_blobs(refs, state.blobs)
         except XrpcError as exc:
             exc.headers.update(headers)
             raise
-        rkey = body.get("rkey") or state.next_tid()
-        if not isinstance(rkey, str) or not RECORD_KEY.match(rkey) or rkey in (".", ".."):
-            raise XrpcError(400, "InvalidRequest", f"Invalid record key: {rkey}", headers)
-        if rkey in state.posts:  # what the reference PDS does (atproto#3718): nothing stored, a 500
-            raise XrpcError(500, "InternalServerError", "Internal Server Error", headers)
         post = state.store(rkey, record)
         commit = {"cid": cid_for(post.cid.encode(), 0x71), "rev": state.next_tid()}
         return {"uri": post.uri, "cid": post.cid, "commit": commit, "validationStatus": "valid"}, headers
