@@ -45,7 +45,7 @@ class RelayGroup(click.Group):
 @click.version_option(__version__, prog_name="relay")
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None) -> None:
-    """relay: posts every new blog post to X and measures what comes back.
+    """relay: posts every new blog post to X (and Mastodon, Bluesky) and measures what comes back.
 
     Start with `relay config check`, then `relay preview FEED_URL` to see the tweets
     relay would write, then `relay serve`. --config PATH may come before or after

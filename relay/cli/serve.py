@@ -21,7 +21,7 @@ log = logging.getLogger("relay")
 @click.pass_context
 @friendly_errors
 def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
-    """Run the web server and the worker (polls feeds, posts to X).
+    """Run the web server and the worker (polls feeds, posts to X, Mastodon, Bluesky).
 
     Applies database migrations first. Without X credentials relay runs in dry-run: it
     logs what it would post and posts nothing.
