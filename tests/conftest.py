@@ -12,6 +12,9 @@ from urllib.parse import quote
 import pytest
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
+pytest_plugins = ["tests.three_networks"]
+"""The emulators of X, Mastodon and Bluesky and a feed server, as fixtures."""
+
 PG_URL = os.environ.get("RELAY_TEST_DATABASE_URL", "")
 PG_SKIP_REASON = "PostgreSQL tests need RELAY_TEST_DATABASE_URL (e.g. postgresql://postgres@127.0.0.1:5432/test)"
 

@@ -11,23 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, update
 
 from relay.adapters.bluesky import BlueskyCredentials, BlueskyPublisher
 from relay.adapters.mastodon import MastodonPublisher
 from relay.cli.reports import report
-from relay.config.settings import Settings, load_settings
+from relay.config.settings import load_settings
 from relay.metrics.engagement import EngagementRefresher, refresh_engagement
 from relay.metrics.reports import build_report, network_totals
-from relay.store.engine import apply_migrations
 from relay.store.schema import deliveries, engagement_snapshots, x_costs
 from relay.testing.bluesky_emulator import EmulatorConfig as BlueskyConfig
 from relay.testing.bluesky_emulator_server import BlueskyEmulatorServer
@@ -36,64 +33,10 @@ from relay.testing.x_emulator import EmulatorServer
 from relay.wiring import build_runtime
 from tests.feed_server import FeedServer
 from tests.feeds import rss_feed
+from tests.three_networks import X_KEYS, accounts_toml, run_once
 from tests.tracking_app import StubRuntime, make_runtime, seed_post
 
 GET_POSTS = "app.bsky.feed.getPosts"
-X_KEYS = {
-    "RELAY_X_CONSUMER_KEY": "ck-metrics",
-    "RELAY_X_CONSUMER_SECRET": "cs-metrics",
-    "RELAY_X_ACCESS_TOKEN": "at-metrics",
-    "RELAY_X_ACCESS_TOKEN_SECRET": "ats-metrics",
-}
-
-
-def accounts_toml(mastodon: MastodonEmulatorServer, bluesky: BlueskyEmulatorServer) -> str:
-    """A Mastodon account "toots" and a Bluesky account "sky", on the emulators (X is the default account)."""
-    return (
-        '[[accounts]]\nname = "toots"\nnetwork = "mastodon"\n'
-        f'instance_url = "{mastodon.base_url}"\naccess_token = "{mastodon.access_token}"\n\n'
-        '[[accounts]]\nname = "sky"\nnetwork = "bluesky"\n'
-        f'handle = "{BlueskyConfig.handle}"\napp_password = "{BlueskyConfig.app_password}"\n'
-        f'service_url = "{bluesky.base_url}"\n\n'
-    )
-
-
-def run_once(settings: Settings) -> None:
-    """One round of relay's worker (poll, then publish), as ``relay serve`` runs it."""
-    runtime = build_runtime(settings)
-    apply_migrations(runtime.store.engine)
-
-    async def run() -> None:
-        try:
-            await runtime.worker.run_once()
-        finally:
-            await runtime.aclose()
-
-    asyncio.run(run())
-
-
-@pytest.fixture
-def x() -> Iterator[EmulatorServer]:
-    with EmulatorServer() as server:
-        yield server
-
-
-@pytest.fixture
-def mastodon() -> Iterator[MastodonEmulatorServer]:
-    with MastodonEmulatorServer() as server:
-        yield server
-
-
-@pytest.fixture
-def bluesky() -> Iterator[BlueskyEmulatorServer]:
-    with BlueskyEmulatorServer() as server:
-        yield server
-
-
-@pytest.fixture
-def feed_server() -> Iterator[FeedServer]:
-    with FeedServer() as server:
-        yield server
 
 
 def set_x_metrics(x: EmulatorServer, tweet_id: str, **public: int) -> None:

@@ -10,7 +10,6 @@ import asyncio
 import re
 import signal
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +22,7 @@ from relay.adapters.bluesky import BlueskyCredentials, BlueskyPublisher, parts_f
 from relay.adapters.dry_run import DryRunPublisher
 from relay.adapters.mastodon import MastodonPublisher
 from relay.adapters.safe_fetch import SafeFetcher
-from relay.config.settings import Settings, load_settings
+from relay.config.settings import load_settings
 from relay.core.bluesky_text import compose_bluesky_post, grapheme_count, short_link
 from relay.core.compose import ComposeOptions, fit_message, tagged_link
 from relay.core.length import weighted_length
@@ -46,62 +45,10 @@ from tests.images import png
 from tests.processes import free_port, relay_env, start_relay, wait_for
 from tests.test_webhook_route import relay_app
 from tests.test_wordpress_editor import SITE, editor_payload, signed
+from tests.three_networks import X_KEYS, accounts_toml, run_once
 from tests.tracking_app import TOKEN, build_app, make_runtime
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
-X_KEYS = {
-    "RELAY_X_CONSUMER_KEY": "ck-net",
-    "RELAY_X_CONSUMER_SECRET": "cs-net",
-    "RELAY_X_ACCESS_TOKEN": "at-net",
-    "RELAY_X_ACCESS_TOKEN_SECRET": "ats-net",
-}
-
-
-@pytest.fixture
-def x() -> Iterator[EmulatorServer]:
-    with EmulatorServer() as server:
-        yield server
-
-
-@pytest.fixture
-def mastodon() -> Iterator[MastodonEmulatorServer]:
-    with MastodonEmulatorServer() as server:
-        yield server
-
-
-@pytest.fixture
-def bluesky() -> Iterator[BlueskyEmulatorServer]:
-    with BlueskyEmulatorServer() as server:
-        yield server
-
-
-@pytest.fixture
-def feed_server() -> Iterator[FeedServer]:
-    with FeedServer() as server:
-        yield server
-
-
-def accounts_toml(mastodon: MastodonEmulatorServer, bluesky: BlueskyEmulatorServer) -> str:
-    return (
-        '[[accounts]]\nname = "toots"\nnetwork = "mastodon"\n'
-        f'instance_url = "{mastodon.base_url}"\naccess_token = "{mastodon.access_token}"\n\n'
-        '[[accounts]]\nname = "sky"\nnetwork = "bluesky"\n'
-        f'handle = "{BlueskyConfig.handle}"\napp_password = "{BlueskyConfig.app_password}"\n'
-        f'service_url = "{bluesky.base_url}"\n\n'
-    )
-
-
-def run_once(settings: Settings) -> None:
-    runtime = build_runtime(settings)
-    apply_migrations(runtime.store.engine)
-
-    async def run() -> None:
-        try:
-            await runtime.worker.run_once()
-        finally:
-            await runtime.aclose()
-
-    asyncio.run(run())
 
 
 def utm_source(link: str) -> str:
