@@ -16,12 +16,14 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from relay.adapters.bluesky import BlueskyCredentials, BlueskyPublisher, parts_from_extra
 from relay.adapters.dry_run import DryRunPublisher
 from relay.adapters.mastodon import MastodonPublisher
 from relay.adapters.safe_fetch import SafeFetcher
+from relay.cli.main import cli
 from relay.config.settings import load_settings
 from relay.core.bluesky_text import compose_bluesky_post, grapheme_count, short_link
 from relay.core.compose import ComposeOptions, fit_message, tagged_link
@@ -213,7 +215,7 @@ def test_an_authors_message_is_fitted_to_each_networks_limit(sqlite_url: str) ->
     assert short_link(tagged_link(post, replace(options, utm_source="bluesky"), today=NOW.date())) in texts["bluesky"]
 
 
-def test_an_entry_one_network_cannot_carry_fails_there_only(sqlite_url: str) -> None:
+def test_an_entry_one_network_cannot_carry_fails_there_only(tmp_path: Path, sqlite_url: str) -> None:
     """A link no X or Mastodon post can hold (an address X and Mastodon do not see as a link weighs its
     length) is a failed delivery there, with the reason; Bluesky, which shows links short, still gets
     it, and the feed's other entries are posted everywhere. It used to stop the whole feed."""
@@ -240,6 +242,21 @@ def test_an_entry_one_network_cannot_carry_fails_there_only(sqlite_url: str) -> 
     assert by_post[long_link] == {"x": "failed", "mastodon": "failed", "bluesky": "queued"}
     assert by_post["https://plombier-nantes.fr/conseils/purge/"] == dict.fromkeys(("x", "mastodon", "bluesky"),
                                                                                    "queued")
+
+    # `relay outbox` names each delivery's network and account; a delivery that never had a text is not re-queued.
+    config = tmp_path / "relay.toml"
+    config.write_text(f'[database]\nurl = "{sqlite_url}"\n[[accounts]]\nname = "toots"\nnetwork = "mastodon"\n'
+                      'instance_url = "https://mastodon.social"\n[[accounts]]\nname = "sky"\nnetwork = "bluesky"\n'
+                      'handle = "plombier.bsky.social"\n', encoding="utf-8")
+    runner = CliRunner()
+    listed = runner.invoke(cli, ["--config", str(config), "outbox"], obj={}, env={}, catch_exceptions=False)
+    assert listed.exit_code == 0, listed.output
+    assert "Mastodon/toots" in listed.output and "Bluesky/sky" in listed.output and "X/default" in listed.output
+    assert "reason: Mastodon cannot carry this post" in listed.output
+    failed = next(d for d in store.list_deliveries(["failed"]) if d.network == "mastodon")
+    retried = runner.invoke(cli, ["--config", str(config), "outbox", "retry", str(failed.id)], obj={}, env={})
+    assert retried.exit_code == 1 and "has no text to post" in retried.output
+    assert next(d for d in store.list_deliveries() if d.id == failed.id).status == "failed"
 
 
 PNG = png()  # a real one: the PDS reads the PNG at upload (a signature and zeros is a 500)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import click
 
 from relay.cli.support import settings_of
+from relay.core.networks import NETWORK_NAMES
 from relay.errors import RelayError
 from relay.store.engine import apply_migrations, make_engine
 from relay.store.outbox import FAILED, QUEUED, SENDING, SKIPPED
@@ -34,9 +35,12 @@ def outbox(ctx: click.Context, show_all: bool) -> None:
     try:
         counts = store.delivery_counts()
         click.echo("  ".join(f"{state}: {count}" for state, count in counts.items()))
-        reason, since = store.account_pause("default")
-        if reason:
-            click.echo(f"PUBLISHING PAUSED since {since:%Y-%m-%d %H:%M} UTC: {reason}", err=True)
+        accounts = ["default", *(account.name for account in settings_of(ctx).accounts)]
+        for account in accounts:
+            reason, since = store.account_pause(account)
+            if reason:
+                who = "" if account == "default" else f" for account {account}"
+                click.echo(f"PUBLISHING PAUSED{who} since {since:%Y-%m-%d %H:%M} UTC: {reason}", err=True)
         states = [QUEUED, SENDING, FAILED] + ([SKIPPED] if show_all else [])
         rows = store.list_deliveries(states)
         if not rows:
@@ -44,7 +48,8 @@ def outbox(ctx: click.Context, show_all: bool) -> None:
         for row in rows:
             first_line = row.text.splitlines()[0] if row.text else ""
             when = f"next try {row.next_attempt_at:%Y-%m-%d %H:%M}" if row.status == QUEUED else ""
-            click.echo(f"#{row.id:<6} {row.status:8} attempts={row.attempts:<3} {when}  {first_line[:60]}")
+            on = f"{NETWORK_NAMES.get(row.network, row.network)}/{row.account}"
+            click.echo(f"#{row.id:<6} {row.status:8} {on:<20} attempts={row.attempts:<3} {when}  {first_line[:60]}")
             if row.last_error:
                 click.echo(f"         reason: {row.last_error}")
     finally:
@@ -59,6 +64,10 @@ def outbox_retry(ctx: click.Context, delivery_id: int) -> None:
     store = _store(ctx)
     try:
         if not store.requeue(delivery_id, datetime.now(UTC)):
+            found = next((row for row in store.list_deliveries() if row.id == delivery_id), None)
+            if found is not None and not found.text:
+                raise click.ClickException(f"delivery #{delivery_id} has no text to post ({found.last_error}); "
+                                           "nothing re-queued")
             raise click.ClickException(
                 f"delivery #{delivery_id} is not failed or skipped (see `relay outbox --all`); nothing re-queued"
             )

@@ -170,11 +170,15 @@ class OutboxQueries:
             )
 
     def requeue(self, delivery_id: int, now: datetime) -> bool:
-        """``relay outbox retry``: put a failed or skipped delivery back in the queue."""
+        """``relay outbox retry``: put a failed or skipped delivery back in the queue.
+
+        Not one that never had a text (its network could not carry the post): there is nothing to send.
+        """
         with self.engine.begin() as conn:
             changed = conn.execute(
                 update(deliveries)
-                .where(and_(deliveries.c.id == delivery_id, deliveries.c.status.in_([FAILED, SKIPPED])))
+                .where(and_(deliveries.c.id == delivery_id, deliveries.c.status.in_([FAILED, SKIPPED]),
+                            deliveries.c.text != ""))
                 .values(status=QUEUED, next_attempt_at=now, updated_at=now)
             ).rowcount
             if changed:
