@@ -6,7 +6,8 @@ inside the call until the window resets, which would hold a worker for minutes (
 asked for on every client); it passes no timeout unless given one; and its exceptions
 (``MastodonAPIError`` with positional ``args``) would need the same translation as raw answers. httpx
 is already relay's HTTP client (feeds, pages), typed under ``mypy --strict``, and gives a bounded
-timeout on each phase (connect 5 s, read and write 30 s). So this module pays for no import a relay
+timeout on each phase, to which :mod:`relay.adapters.http_deadline` adds one deadline for the whole
+exchange (within X's, which the outbox's lease covers). So this module pays for no import a relay
 without Mastodon would not load anyway; :mod:`relay.wiring` should still import it only in the
 branch that builds a Mastodon account, as it does for X.
 
