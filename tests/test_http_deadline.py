@@ -1,6 +1,6 @@
 """A Mastodon or Bluesky server that trickles its answer cannot hold a delivery past its lease.
 
-A real socket server sends the status line and headers, then one byte every 0.2 s for far
+A real socket server sends the status line and headers, then one byte every 0.05 s for far
 longer than the deadline; the publisher must give up within the deadline plus one read.
 """
 
@@ -21,7 +21,8 @@ from relay.errors import TransientPublishError
 
 @pytest.fixture
 def trickler() -> Iterator[str]:
-    """``http://127.0.0.1:PORT``: answers every request with 200 and a JSON body sent a byte every 0.2 s."""
+    """``http://127.0.0.1:PORT``: answers every request with 200 and a JSON body sent a byte every 0.05 s
+    (about 22 s for the whole body, while no single read waits long)."""
     server = socket.create_server(("127.0.0.1", 0))
     stop = threading.Event()
 
@@ -32,7 +33,7 @@ def trickler() -> Iterator[str]:
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                          + f"Content-Length: {len(body)}\r\n\r\n".encode())
             for byte in body:
-                if stop.wait(0.2):
+                if stop.wait(0.05):
                     return
                 try:
                     conn.sendall(bytes([byte]))
@@ -57,11 +58,13 @@ def trickler() -> Iterator[str]:
 
 
 def test_a_trickled_answer_is_cut_off_at_the_deadline(trickler: str) -> None:
-    with httpx.Client(transport=DeadlineTransport(deadline=1.0), timeout=httpx.Timeout(0.5)) as client:
+    with httpx.Client(transport=DeadlineTransport(deadline=1.0), timeout=httpx.Timeout(5.0)) as client:
         started = time.monotonic()
-        with pytest.raises(httpx.ReadTimeout, match="within 1 s"):
+        with pytest.raises(httpx.ReadTimeout):
             client.get(trickler)
-        assert time.monotonic() - started < 1.0 + 0.5 + 0.5, "the deadline plus at most one read"
+        # Each read comes within 0.05 s, so no step times out: only the deadline can end the 22 s answer this soon
+        # (a loaded machine may stall one read past the step's 1 s, which ends it as early).
+        assert time.monotonic() - started < 1.0 + 1.0 + 0.5, "the deadline plus at most one read"
 
 
 def test_the_mastodon_publisher_gives_up_and_says_it_may_have_posted(trickler: str) -> None:
