@@ -5,7 +5,8 @@ Parses every feed of ../shared/corpus/feeds with ``feedparser.parse(path)``, bui
 run, ``compose_tweet`` (cleaning, hashtags, UTM, exact X length, cuts) and a plain
 f-string-and-slice composer (``f"{title} {link}"[:280]``). It also counts how many of
 the naive tweets X would refuse or would carry a cut link, which is what the extra
-time buys.
+time buys. With ``--networks``, it also times one post composed for X, Mastodon and
+Bluesky (:mod:`relay.core.networks`, as a feed with three accounts does) against X alone.
 
     .venv/bin/python bench/bench_compose.py [--rounds 5]
 
@@ -27,9 +28,10 @@ from pathlib import Path
 import feedparser
 from bench_support import cpu_model, load_average
 
-from relay.core.compose import compose_tweet
+from relay.core.compose import DEFAULT_OPTIONS, cleaned_summary, compose_tweet
 from relay.core.length import _word_weight, is_valid_tweet
 from relay.core.models import Post
+from relay.core.networks import Target, composer_for
 from relay.core.summary import summary_for
 
 FEEDS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "feeds"
@@ -62,11 +64,21 @@ def relay_tweet(post: Post) -> str:
     return compose_tweet(post, today=TODAY).text
 
 
+THREE = [Target(name, network, composer_for(network))
+         for name, network in (("default", "x"), ("toots", "mastodon"), ("sky", "bluesky"))]
+
+
+def three_networks(post: Post) -> list[str]:
+    """What a feed posting to three accounts composes for one entry (each network with its own options)."""
+    return [target.compose(post, target.options(DEFAULT_OPTIONS), TODAY).text for target in THREE]
+
+
 def best_rate(compose: Callable[[Post], object], posts: list[Post], rounds: int) -> tuple[float, float]:
     """Posts per second: the best round (least disturbed by the machine) and the median."""
     rates = []
     for _ in range(rounds):
         _word_weight.cache_clear()  # each post is composed once in real life: no warm cache
+        cleaned_summary.cache_clear()  # (only a post's own networks share its cleaned summary)
         started = time.perf_counter()
         for post in posts:
             compose(post)
@@ -77,6 +89,7 @@ def best_rate(compose: Callable[[Post], object], posts: list[Post], rounds: int)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--networks", action="store_true", help="also time X, Mastodon and Bluesky together")
     args = parser.parse_args()
     if not FEEDS.exists():
         sys.exit(f"corpus not found at {FEEDS}")
@@ -104,6 +117,11 @@ def main() -> None:
     print(
         f"naive tweets X refuses: {refused}; naive tweets with a cut link: {cut_link}; relay invalid: {relay_invalid}"
     )
+    if args.networks:
+        three_networks(posts[0])  # load regex (Bluesky's and Mastodon's graphemes) before timing
+        three_best, three_median = best_rate(three_networks, posts, args.rounds)
+        print(f"X, Mastodon, Bluesky:  {three_best:10.0f} posts/s best, {three_median:10.0f} median "
+              f"({relay_best / three_best:.2f}x X alone's time per post)")
 
 
 if __name__ == "__main__":
